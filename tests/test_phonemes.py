@@ -412,3 +412,14 @@ def test_rules_are_json_serialisable():
 
     for rules in PRESETS.values():
         assert PhonemeRules(**json.loads(json.dumps(asdict(rules)))) == rules
+
+
+def test_every_rule_changes_each_of_its_examples(processor):
+    from kokoro_nb.text import RULE_ORDER
+    from kokoro_nb.text.analysis import rule_effects
+    from kokoro_nb.text.phonemes import RULE_EXAMPLES
+
+    rows = rule_effects(processor)
+    assert {row["rule"] for row in rows} == set(RULE_ORDER) == set(RULE_EXAMPLES)
+    unchanged = [(row["rule"], row["word"]) for row in rows if not row["changed"]]
+    assert not unchanged
