@@ -3,6 +3,8 @@
 Each section warms up before timing and reports medians over repeats. Sections:
 
 - ``g2p``: lexicon load time, `process_word` words/s uncached and cached.
+- ``features``: mel extraction speed (seconds of audio per second) and one epoch of data
+  loading over the demo corpus, cold (empty feature cache) and cached.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sys
 import time
 from typing import Callable
 
-SECTIONS = ("g2p",)
+SECTIONS = ("g2p", "features")
 
 
 def machine_info() -> dict:
@@ -79,6 +81,52 @@ def bench_g2p(n_words: int = 20_000, repeats: int = 5) -> dict:
     }
 
 
+def bench_features(repeats: int = 3) -> dict:
+    """Mel extraction speed and a cold vs cached data epoch over the demo corpus (CPU)."""
+    import tempfile
+
+    import torch
+
+    from .audio import load_audio, mel_spectrogram
+    from .config import AudioConfig
+    from .corpus import TTSDataset, demo_corpus_dir, validate_corpus
+    from .text import RussianPhonemeProcessor
+
+    config = AudioConfig()
+    processor = RussianPhonemeProcessor()
+    report = validate_corpus(demo_corpus_dir(), config, processor)
+    waves = [load_audio(item.audio_path, config)[0] for item in report.items]
+    audio_seconds = sum(w.shape[-1] for w in waves) / config.sample_rate
+
+    def extract():
+        for wave in waves:
+            mel_spectrogram(wave, config)
+
+    extract()  # warm-up (builds the filterbank)
+    t_mel = _median_seconds(extract, repeats)
+
+    def epoch(dataset):
+        for i in range(len(dataset)):
+            dataset[i]
+
+    with tempfile.TemporaryDirectory() as cache_dir:
+        cold = TTSDataset(report.items, processor, config, cache_dir=cache_dir)
+        start = time.perf_counter()
+        epoch(cold)
+        t_cold = time.perf_counter() - start
+        cached = TTSDataset(report.items, processor, config, cache_dir=cache_dir)
+        t_cached = _median_seconds(lambda: epoch(cached), repeats)
+    return {
+        "clips": len(report.items),
+        "audio_seconds": round(audio_seconds, 1),
+        "mel_audio_seconds_per_s": round(audio_seconds / t_mel, 1),
+        "epoch_cold_s": round(t_cold, 3),
+        "epoch_cached_s": round(t_cached, 3),
+        "cached_over_cold": round(t_cached / t_cold, 4),
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
 def run_bench(only: list[str] | None = None, device: str = "auto") -> dict:
     """Run the selected sections (all by default) and return one JSON-ready dict."""
     selected = list(only) if only else list(SECTIONS)
@@ -88,5 +136,7 @@ def run_bench(only: list[str] | None = None, device: str = "auto") -> dict:
     result: dict = {"device_requested": device, "sections": selected}
     if "g2p" in selected:
         result["g2p"] = bench_g2p()
+    if "features" in selected:
+        result["features"] = bench_features()
     result["machine"] = machine_info()
     return result

@@ -1,4 +1,4 @@
-"""Command line: ``python -m kokoro_nb {demo,g2p,bench}`` (also the ``kokoro-nb`` script).
+"""Command line: ``python -m kokoro_nb {demo,g2p,inspect,bench}`` (also the ``kokoro-nb`` script).
 
 Subcommands import what they need when they run, so ``--help`` stays fast.
 """
@@ -53,6 +53,24 @@ def _cmd_g2p(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from .config import AudioConfig
+    from .corpus import CorpusError, resolve_corpus_dir, validate_corpus
+
+    try:
+        corpus = resolve_corpus_dir(args.corpus)
+    except CorpusError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    report = validate_corpus(corpus, AudioConfig(), read_audio_data=not args.quick,
+                             progress=not args.json)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(report.summary(max_issues=args.max_issues))
+    return 0 if report.usable else 1
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run_bench
 
@@ -77,8 +95,17 @@ def build_parser() -> argparse.ArgumentParser:
     g2p.add_argument("--json", action="store_true", help="print JSON")
     g2p.set_defaults(func=_cmd_g2p)
 
+    inspect = sub.add_parser("inspect", help="validate a corpus and print its report")
+    inspect.add_argument("--corpus", "-c", default=None,
+                         help="corpus directory (default ./ruslan_corpus, else the bundled demo)")
+    inspect.add_argument("--json", action="store_true", help="print the report as JSON")
+    inspect.add_argument("--quick", action="store_true",
+                         help="read audio headers only (faster; misses silent/truncated clips)")
+    inspect.add_argument("--max-issues", type=int, default=50, help="issues listed in the text report")
+    inspect.set_defaults(func=_cmd_inspect)
+
     bench = sub.add_parser("bench", help="measure speed; prints one JSON document")
-    bench.add_argument("--only", action="append", choices=["g2p"], default=None,
+    bench.add_argument("--only", action="append", choices=["g2p", "features"], default=None,
                        help="run only these sections (repeatable)")
     bench.add_argument("--device", default="auto", help="auto|cpu|cuda|mps")
     bench.add_argument("--json", action="store_true", help="compact JSON on one line")

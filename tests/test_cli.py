@@ -38,3 +38,35 @@ def test_bench_g2p_reports_speeds():
     assert g2p["uncached_words_per_s"] > 0 and g2p["cached_words_per_s"] > g2p["uncached_words_per_s"]
     assert g2p["lexicon_entries"] >= 100_000
     assert data["machine"]["cpu_count"] >= 1
+
+
+def test_inspect_reports_a_corpus(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    root = tmp_path / "corpus"
+    (root / "wavs").mkdir(parents=True)
+    t = np.arange(22_050) / 22_050
+    sf.write(str(root / "wavs" / "a.wav"), 0.5 * np.sin(2 * np.pi * 220 * t), 22_050)
+    (root / "metadata_RUSLAN_22200.csv").write_text("a|Мама мыла раму.\nb|Нет файла.\nплохая строка\n",
+                                                   encoding="utf-8")
+    result = run_cli("inspect", "--corpus", str(root), "--json")
+    report = json.loads(result.stdout)
+    assert report["usable"] is True
+    assert report["issue_counts"] == {"missing_audio": 1, "malformed_line": 1}
+    assert report["statistics"]["usable_items"] == 1
+    text = run_cli("inspect", "--corpus", str(root)).stdout
+    assert "SKIP [missing_audio] line 2 (b)" in text
+
+
+def test_inspect_fails_on_unusable_corpus(tmp_path):
+    (tmp_path / "empty").mkdir()
+    assert run_cli("inspect", "--corpus", str(tmp_path / "empty"), check=False).returncode == 1
+    missing = run_cli("inspect", "--corpus", str(tmp_path / "nope"), check=False)
+    assert missing.returncode == 1 and "not found" in missing.stderr
+
+
+def test_bench_features_cached_epoch_is_faster():
+    data = json.loads(run_cli("bench", "--only", "features", "--json").stdout)["features"]
+    assert data["clips"] > 100 and data["mel_audio_seconds_per_s"] > 0
+    assert data["epoch_cached_s"] < data["epoch_cold_s"]
