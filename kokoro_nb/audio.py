@@ -262,6 +262,9 @@ def griffin_lim(
     caller's random state is untouched.
     """
     n_iter = config.griffin_lim_iters if n_iter is None else n_iter
+    frames = linear_magnitude.shape[-1]
+    if frames < 2:  # too short to invert: silence of the matching length
+        return linear_magnitude.new_zeros(*linear_magnitude.shape[:-2], 0)
     magnitude = linear_magnitude.to(torch.float32).clamp(min=0.0) ** config.griffin_lim_power
     device = magnitude.device
     window = torch.hann_window(config.win_length, device=device)
@@ -286,10 +289,21 @@ def griffin_lim(
 
 
 def mel_to_audio(log_mel: torch.Tensor, config: AudioConfig, n_iter: int | None = None) -> torch.Tensor:
-    """Listenable waveform from a log-mel: Griffin-Lim on `mel_to_linear`, peak 0.95."""
-    wave = griffin_lim(mel_to_linear(log_mel, config), config, n_iter)
+    """Listenable waveform from a log-mel: Griffin-Lim on `mel_to_linear`.
+
+    The level follows the mel: the sharpening power changes the overall magnitude, so the
+    result is scaled back by the ratio of the spectrogram norms before and after it; it is
+    only scaled down further if it would clip (peak above 0.95).
+    """
+    linear = mel_to_linear(log_mel, config)
+    wave = griffin_lim(linear, config, n_iter)
+    if wave.shape[-1] == 0:
+        return wave
+    sharpened = linear.clamp(min=0.0) ** config.griffin_lim_power
+    level = linear.sum(dim=(-2, -1)) / sharpened.sum(dim=(-2, -1)).clamp(min=1e-8)
+    wave = wave * level[..., None] if wave.dim() > 1 else wave * level
     peak = wave.abs().amax(dim=-1, keepdim=True)
-    return wave * (LISTENING_PEAK / peak.clamp(min=1e-8))
+    return wave * torch.clamp(LISTENING_PEAK / peak.clamp(min=1e-8), max=1.0)
 
 
 # --------------------------------------------------------------------------- writing

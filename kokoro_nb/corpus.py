@@ -22,7 +22,6 @@ import math
 import os
 import random
 import re
-import tempfile
 import unicodedata
 import zlib
 from collections import Counter
@@ -38,6 +37,7 @@ from torch.utils.data import Dataset, Sampler
 
 from .audio import AudioLoadError, frames_for_samples, load_audio, mel_spectrogram
 from .config import AudioConfig, config_fingerprint
+from .files import atomic_write_bytes
 from .text import RussianPhonemeProcessor
 
 log = logging.getLogger(__name__)
@@ -519,7 +519,7 @@ class FeatureCache:
                 self.recomputed += 1
         self.misses += 1
         features = self.compute(item)
-        _atomic_write_bytes(path, self._encode(features, key))
+        atomic_write_bytes(path, self._encode(features, key))
         return features
 
     def _encode(self, features: dict[str, torch.Tensor], key: str) -> bytes:
@@ -553,22 +553,6 @@ class FeatureCache:
         return {"mel": torch.from_numpy(mel.astype(np.float32)),
                 "ids": torch.from_numpy(ids.astype(np.int64)),
                 "stress": torch.from_numpy(stress.astype(np.int64))}
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same directory, fsync, then rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class TTSDataset(Dataset):
