@@ -1,4 +1,7 @@
-"""Command line: ``python -m kokoro_nb {demo,g2p,inspect,bench}`` (also the ``kokoro-nb`` script).
+"""Command line: ``python -m kokoro_nb {train,synthesize,evaluate,inspect,demo,g2p,bench}``.
+
+The same interface is installed as the ``kokoro-nb`` script, and ``python training.py``
+(the seed's entry point) is ``train``.
 
 Subcommands import what they need when they run, so ``--help`` stays fast.
 """
@@ -17,6 +20,82 @@ SAMPLE_SENTENCES = (
     "Ты читал эту книгу? Конечно, ещё в школе!",
     "Здравствуйте! Говорите, пожалуйста, по-русски.",
 )
+
+
+def _add_train_arguments(p: argparse.ArgumentParser) -> None:
+    """The seed's flags (names, short forms, defaults) plus device/preset/precision controls."""
+    p.add_argument("--corpus", "-c", default=None,
+                   help="corpus directory (default ./ruslan_corpus; if that does not exist, the "
+                        "bundled demo corpus)")
+    p.add_argument("--output", "-o", default="./kokoro_russian_model",
+                   help="output directory (default ./kokoro_russian_model)")
+    p.add_argument("--resume", "-r", default=None,
+                   help="resume: 'auto' (newest checkpoint in --output) or a .pth path")
+    p.add_argument("--batch-size", "-b", type=int, default=8, help="batch size (default 8)")
+    p.add_argument("--epochs", "-e", type=int, default=100, help="number of epochs (default 100)")
+    p.add_argument("--learning-rate", "-lr", type=float, default=None,
+                   help="learning rate (default 1e-4; the demo preset's default is 1e-3)")
+    p.add_argument("--save-every", type=int, default=2, help="checkpoint every N epochs (default 2)")
+    p.add_argument("--device", default="auto", help="auto (mps > cuda > cpu), mps, cuda or cpu")
+    p.add_argument("--preset", default="default", choices=["default", "demo"],
+                   help="model size: default (the seed's, hidden 512) or demo (small, CPU)")
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
+                   help="mixed precision: bf16 on CUDA, fp16 on MPS, off on CPU (default on)")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="stop (with a checkpoint) at the first epoch end after this many minutes")
+    p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default 1234)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    p.add_argument("--cache-dir", default=None,
+                   help="feature cache (default $KOKORO_NB_CACHE or ~/.cache/kokoro_nb/features)")
+    p.add_argument("--no-progress", action="store_true", help="no tqdm bars (for log files)")
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .training import Trainer, train_config_from_args
+
+    config = train_config_from_args(
+        corpus=args.corpus, output=args.output, batch_size=args.batch_size, epochs=args.epochs,
+        learning_rate=args.learning_rate, save_every=args.save_every, preset=args.preset,
+        device=args.device, amp=args.amp, max_minutes=args.max_minutes, max_steps=args.max_steps,
+        seed=args.seed, threads=args.threads, cache_dir=args.cache_dir,
+        progress=not args.no_progress)
+    trainer = Trainer(config, resume=args.resume)
+    trainer.train()
+    return 0
+
+
+def _cmd_synthesize(args: argparse.Namespace) -> int:
+    from .synthesis import Synthesizer
+
+    synth = Synthesizer(args.checkpoint, device=args.device if args.device != "auto" else "cpu")
+    result = synth.synthesize(args.text)
+    synth.save(result, args.out, args.alignment)
+    print(f"{args.out}: {result.duration_s:.2f} s, "
+          f"{'stopped by itself' if result.stopped else 'hit the step limit'}; "
+          f"phonemes /{synth.processor.to_ipa(result.phonemes)}/")
+    if args.alignment:
+        print(f"{args.alignment}: attention alignment")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluation import evaluate_checkpoint
+
+    result = evaluate_checkpoint(args.checkpoint, args.corpus, limit=args.limit,
+                                 device=args.device if args.device != "auto" else "cpu",
+                                 cache_dir=args.cache_dir)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        tf, fr = result["teacher_forced"], result["free_running"]
+        print(f"{result['items']} items of {result['corpus']}")
+        print(f"teacher-forced: focus rate {tf['focus_rate']:.3f}, diagonality "
+              f"{tf['diagonality']:.3f}, mel L1 {tf['mel_l1']:.3f}")
+        print(f"free-running: {fr['stop_rate']:.0%} stop by themselves; duration ratio median "
+              f"{fr['duration_ratio_median']:.2f}; {fr['within_tolerance']:.0%} stop within "
+              f"±{fr['tolerance']:.0%} of the reference duration")
+    return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -83,6 +162,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kokoro-nb", description=__doc__.splitlines()[0])
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train (or resume) a model on a RUSLAN-layout corpus")
+    _add_train_arguments(train)
+    train.set_defaults(func=_cmd_train)
+
+    synth = sub.add_parser("synthesize", help="text to WAV (and its attention alignment)")
+    synth.add_argument("--checkpoint", required=True, help="kokoro_russian_final.pth or a checkpoint")
+    synth.add_argument("--text", required=True, help="Russian text")
+    synth.add_argument("--out", required=True, help="WAV file to write")
+    synth.add_argument("--alignment", default=None, help="PNG file for the attention alignment")
+    synth.add_argument("--device", default="cpu", help="cpu (default), cuda or mps")
+    synth.set_defaults(func=_cmd_synthesize)
+
+    evaluate = sub.add_parser("evaluate", help="alignment and stopping scores on a corpus")
+    evaluate.add_argument("--checkpoint", required=True)
+    evaluate.add_argument("--corpus", required=True, help="any RUSLAN-layout corpus")
+    evaluate.add_argument("--limit", type=int, default=None, help="first N usable items only")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.add_argument("--device", default="cpu")
+    evaluate.add_argument("--cache-dir", default=None)
+    evaluate.set_defaults(func=_cmd_evaluate)
 
     demo = sub.add_parser("demo", help="show the pipeline on the bundled data")
     demo.add_argument("--rules", default="default", help="phoneme rule preset (default|academic)")

@@ -679,7 +679,7 @@ def split_items(items: Sequence[CorpusItem], val_fraction: float = 0.05, min_val
     An item is in validation when its hash, read as a number in [0, 1), is below
     `val_fraction`, so the split does not depend on item order and adding items to a corpus
     never moves existing ones between the splits. Small corpora get at least `min_val`
-    validation items (the lowest hashes), and always keep one training item.
+    validation items (the lowest hashes), but never more than a fifth of the corpus.
     """
     if not 0 <= val_fraction < 1:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
@@ -688,9 +688,9 @@ def split_items(items: Sequence[CorpusItem], val_fraction: float = 0.05, min_val
         return int(hashlib.sha1(f"{seed}:{item.id}".encode()).hexdigest()[:12], 16) / 16**12
 
     chosen = {item.id for item in items if rank(item) < val_fraction}
-    if val_fraction > 0 and len(chosen) < min_val:
-        by_rank = sorted(items, key=rank)
-        chosen = {item.id for item in by_rank[:min(min_val, len(items) - 1)]}
+    floor = min(min_val, max(1, len(items) // 5), len(items) - 1)  # at most a fifth of a tiny corpus
+    if val_fraction > 0 and len(chosen) < floor:
+        chosen = {item.id for item in sorted(items, key=rank)[:floor]}
     train = [it for it in items if it.id not in chosen]
     val = [it for it in items if it.id in chosen]
     return train, val

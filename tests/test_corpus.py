@@ -288,4 +288,6 @@ def test_split_is_deterministic_disjoint_and_stable():
     assert {i.id for i in val_more if i.id.startswith("id")} == {i.id for i in val}
     # A tiny corpus still gets a validation set, and keeps a training item.
     tiny_train, tiny_val = split_items(items[:3], val_fraction=0.05, min_val=4)
-    assert len(tiny_val) == 2 and len(tiny_train) == 1
+    assert len(tiny_val) == 1 and len(tiny_train) == 2
+    small_train, small_val = split_items(items[:40], val_fraction=0.05, min_val=4)
+    assert len(small_val) == 4 and len(small_train) == 36

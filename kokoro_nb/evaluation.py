@@ -1,0 +1,73 @@
+"""How well a trained model aligns and speaks, on any RUSLAN-layout corpus.
+
+Teacher-forced (the model sees the real previous frames): attention focus rate and
+diagonality (`metrics.py`) and the mel L1 error. Free-running (the model hears only
+itself, as in real use): the share of utterances that stop by themselves, and the ratio of
+generated to reference duration.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import torch
+
+from .corpus import TTSDataset, collate_batch, validate_corpus
+from .losses import masked_l1
+from .metrics import attention_metrics
+from .synthesis import load_model
+
+
+@torch.no_grad()
+def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path, limit: int | None = None,
+                        device: str = "cpu", batch_size: int = 8, duration_tolerance: float = 0.25,
+                        cache_dir: str | None = None) -> dict:
+    """Scores of a checkpoint on (the first `limit` usable items of) a corpus."""
+    model, processor, audio_config, _ = load_model(checkpoint, device)
+    report = validate_corpus(corpus, audio_config, processor)
+    items = report.items[:limit] if limit else report.items
+    if not items:
+        raise ValueError(f"corpus {corpus} has no usable items:\n{report.summary()}")
+    dataset = TTSDataset(items, processor, audio_config, cache_dir)
+    r = model.config.reduction
+    focus, diagonal, l1, ratios, stopped = [], [], [], [], []
+    for start in range(0, len(dataset), batch_size):
+        examples = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+        batch = collate_batch(examples, processor.pad_id, frames_multiple=r,
+                              log_floor=audio_config.log_floor)
+        batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        out = model(batch["ids"], batch["stress"], batch["text_lengths"], batch["mels"],
+                    batch["mel_lengths"])
+        steps = -(-batch["mel_lengths"] // r)
+        for b in range(len(examples)):
+            m = attention_metrics(out["attention"][b:b + 1], batch["text_lengths"][b:b + 1], steps[b:b + 1])
+            focus.append(m["focus_rate"])
+            diagonal.append(m["diagonality"])
+            mask = batch["mel_mask"][b:b + 1]
+            l1.append(float(masked_l1(model.denormalize(out["mel_post"][b:b + 1]),
+                                      batch["mels"][b:b + 1], mask)))
+        # Free-running: generous step limit, 3x the reference length.
+        max_steps = int(3 * int(steps.max())) + 10
+        free = model.infer(batch["ids"], batch["stress"], batch["text_lengths"], max_steps=max_steps)
+        for b in range(len(examples)):
+            stopped.append(bool(free["stopped"][b]))
+            ratios.append(float(free["lengths"][b]) / float(batch["mel_lengths"][b]))
+    within = [s and abs(q - 1) <= duration_tolerance for s, q in zip(stopped, ratios, strict=True)]
+    return {
+        "checkpoint": str(checkpoint),
+        "corpus": str(corpus),
+        "items": len(items),
+        "teacher_forced": {
+            "focus_rate": round(statistics.fmean(focus), 4),
+            "diagonality": round(statistics.fmean(diagonal), 4),
+            "mel_l1": round(statistics.fmean(l1), 4),
+        },
+        "free_running": {
+            "stop_rate": round(sum(stopped) / len(stopped), 4),
+            "duration_ratio_median": round(statistics.median(ratios), 4),
+            "duration_ratio_mean": round(statistics.fmean(ratios), 4),
+            "within_tolerance": round(sum(within) / len(within), 4),
+            "tolerance": duration_tolerance,
+        },
+    }

@@ -1,0 +1,67 @@
+"""Training losses: masked mel L1, masked stop-token BCE, guided attention.
+
+All losses average over real (unpadded) entries only, so a batch's padding never teaches
+the model anything.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def masked_l1(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean |prediction - target| over frames where `mask` (B, T) is True."""
+    weights = mask[..., None].to(prediction.dtype)
+    total = weights.sum() * prediction.shape[-1]
+    return ((prediction - target).abs() * weights).sum() / total.clamp_min(1)
+
+
+def stop_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor,
+              pos_weight: float = 5.0) -> torch.Tensor:
+    """BCE on stop logits (B, T) over `mask`; `pos_weight` lifts the rare "stop" frames."""
+    weight = torch.tensor(pos_weight, dtype=logits.dtype, device=logits.device)
+    per_frame = F.binary_cross_entropy_with_logits(logits, targets, pos_weight=weight,
+                                                   reduction="none")
+    m = mask.to(logits.dtype)
+    return (per_frame * m).sum() / m.sum().clamp_min(1)
+
+
+def guided_attention_weights(text_lengths: torch.Tensor, step_lengths: torch.Tensor,
+                             max_steps: int, max_text: int, sigma: float = 0.2) -> torch.Tensor:
+    """W[b, s, n] = 1 - exp(-(n/N - s/S)^2 / (2 sigma^2)) (Tachibana et al. 2017), zero
+    outside each item's valid (step, phoneme) rectangle. Attention off the diagonal costs."""
+    device = text_lengths.device
+    n = torch.arange(max_text, device=device)[None, None, :].float()
+    s = torch.arange(max_steps, device=device)[None, :, None].float()
+    N = text_lengths[:, None, None].float()
+    S = step_lengths[:, None, None].float()
+    w = 1.0 - torch.exp(-((n / N - s / S) ** 2) / (2 * sigma ** 2))
+    valid = (n < N) & (s < S)
+    return w * valid
+
+
+def guided_attention_loss(attention: torch.Tensor, text_lengths: torch.Tensor,
+                          step_lengths: torch.Tensor, sigma: float = 0.2) -> torch.Tensor:
+    """Mean of attention * W over each item's valid (step, phoneme) entries."""
+    _, steps, length = attention.shape
+    w = guided_attention_weights(text_lengths, step_lengths, steps, length, sigma)
+    valid_entries = (text_lengths * step_lengths).sum()
+    return (attention * w).sum() / valid_entries.clamp_min(1)
+
+
+def tts_losses(outputs: dict, batch: dict, reduction: int, stop_pos_weight: float = 5.0,
+               guided_weight: float = 10.0, guided_sigma: float = 0.2) -> dict[str, torch.Tensor]:
+    """All losses of one teacher-forced batch; ``total`` is what is optimised."""
+    target = outputs["target"]
+    mel_mask = batch["mel_mask"]
+    mel = masked_l1(outputs["mel"].float(), target, mel_mask)
+    post = masked_l1(outputs["mel_post"].float(), target, mel_mask)
+    # Stop frames: every frame up to the end of each item's last decoder step (the frames
+    # after its last real frame inside that step are "stop" too).
+    steps = -(-batch["mel_lengths"] // reduction)
+    stop_mask = torch.arange(target.shape[1], device=target.device)[None, :] < (steps * reduction)[:, None]
+    stop = stop_loss(outputs["stop_logits"].float(), batch["stop_targets"], stop_mask, stop_pos_weight)
+    guided = guided_attention_loss(outputs["attention"].float(), batch["text_lengths"], steps, guided_sigma)
+    total = mel + post + stop + guided_weight * guided
+    return {"total": total, "mel": mel, "postnet": post, "stop": stop, "guided": guided}

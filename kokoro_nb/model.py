@@ -1,0 +1,414 @@
+"""The network: phoneme encoder, location-aware multi-head attention, autoregressive decoder,
+postnet. It knows tensors and its config, nothing about files or text.
+
+The seed's architecture (embedding -> BiLSTM encoder -> multi-head attention -> LSTM decoder
+-> 80-bin mels, hidden 512) is kept, with what attention-based TTS needs to actually learn an
+alignment (after Tacotron 2):
+
+- masks everywhere: padded phonemes never receive attention, padded frames never reach the
+  loss or the postnet;
+- a prenet with dropout on the previous frame, so the decoder must listen to the text
+  instead of copying its own last output;
+- attention that is *location-aware*: besides comparing the decoder state with each phoneme
+  (content), every head sees convolution features of where it has attended so far
+  (cumulative weights), which pushes it forward along the text. Scoring is additive
+  (v·tanh(q + k + loc)); `attention="content"` gives plain scaled dot-product heads for
+  comparison (notebook 06 shows why they struggle);
+- `reduction` frames per decoder step (fewer steps: faster, and easier to align);
+- a stop-token logit per frame, so inference knows when to end;
+- a convolutional postnet that refines the whole mel.
+
+Mels are modelled normalised: ``(log_mel - mel_mean) / mel_std`` with per-channel statistics
+stored as buffers (set from the training data), so checkpoints carry them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    vocab_size: int = 67
+    n_mels: int = 80
+    reduction: int = 2               # mel frames per decoder step
+    embedding_dim: int = 512
+    use_stress: bool = True          # add a learned embedding of the stress flag
+    encoder_conv_layers: int = 3
+    encoder_kernel: int = 5
+    encoder_hidden: int = 512        # BiLSTM output size (hidden/2 per direction)
+    dropout: float = 0.5             # encoder convolutions and postnet
+    prenet_dims: tuple[int, ...] = (256, 256)
+    prenet_dropout: float = 0.5
+    prenet_dropout_at_inference: bool = True  # Tacotron keeps it: steadier free-running output
+    attention: str = "location"      # "location" (location-aware additive) or "content"
+    attention_heads: int = 4
+    attention_dim: int = 128         # per head
+    location_filters: int = 32
+    location_kernel: int = 31
+    attention_rnn_dim: int = 512
+    decoder_rnn_dim: int = 512
+    rnn_dropout: float = 0.1
+    postnet_layers: int = 5
+    postnet_channels: int = 512
+    postnet_kernel: int = 5
+    max_decoder_steps: int = 1000
+    stop_threshold: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.attention not in ("location", "content"):
+            raise ValueError(f"attention must be 'location' or 'content', got {self.attention!r}")
+        if self.reduction < 1:
+            raise ValueError(f"reduction must be >= 1, got {self.reduction}")
+        if self.encoder_hidden % 2:
+            raise ValueError("encoder_hidden must be even (two LSTM directions)")
+
+
+MODEL_PRESETS: dict[str, ModelConfig] = {
+    # The seed's sizes: hidden 512 everywhere.
+    "default": ModelConfig(),
+    # Small enough to learn the demo corpus on a laptop CPU in minutes.
+    "demo": ModelConfig(
+        reduction=3,
+        embedding_dim=128,
+        encoder_hidden=128,
+        prenet_dims=(128, 128),
+        attention_heads=2,
+        attention_dim=64,
+        location_filters=16,
+        attention_rnn_dim=256,
+        decoder_rnn_dim=256,
+        postnet_layers=3,
+        postnet_channels=128,
+    ),
+}
+
+
+def model_config(preset: str = "default", **changes) -> ModelConfig:
+    if preset not in MODEL_PRESETS:
+        raise ValueError(f"unknown model preset {preset!r}; choose one of {sorted(MODEL_PRESETS)}")
+    config = MODEL_PRESETS[preset]
+    if "prenet_dims" in changes:
+        changes["prenet_dims"] = tuple(changes["prenet_dims"])
+    return replace(config, **changes)
+
+
+def lengths_to_mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:
+    """(B,) lengths -> (B, max_len) bool mask, True on real positions."""
+    max_len = int(lengths.max()) if max_len is None else max_len
+    return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
+
+
+# --------------------------------------------------------------------------- encoder
+
+
+class Encoder(nn.Module):
+    """Phoneme + stress embeddings -> conv stack -> BiLSTM, with padding kept out."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=0)
+        self.stress = nn.Embedding(2, config.embedding_dim) if config.use_stress else None
+        convs = []
+        for _ in range(config.encoder_conv_layers):
+            convs.append(nn.ModuleDict({
+                "conv": nn.Conv1d(config.embedding_dim, config.embedding_dim,
+                                  config.encoder_kernel, padding=config.encoder_kernel // 2),
+                "norm": nn.BatchNorm1d(config.embedding_dim),
+            }))
+        self.convs = nn.ModuleList(convs)
+        self.dropout = nn.Dropout(config.dropout)
+        self.lstm = nn.LSTM(config.embedding_dim, config.encoder_hidden // 2, batch_first=True,
+                            bidirectional=True)
+
+    def forward(self, ids: torch.Tensor, stress: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        mask = lengths_to_mask(lengths, ids.shape[1])                      # (B, L)
+        x = self.embedding(ids)
+        if self.stress is not None:
+            x = x + self.stress(stress.clamp(0, 1))
+        x = x.transpose(1, 2)                                              # (B, E, L)
+        for block in self.convs:
+            # Zero the padding before each conv so it reads the same zeros an unpadded
+            # sequence would see at its end.
+            x = x * mask[:, None, :]
+            x = self.dropout(F.relu(block["norm"](block["conv"](x))))
+        x = (x * mask[:, None, :]).transpose(1, 2)                         # (B, L, E)
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, _ = self.lstm(packed)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])
+        return out                                                         # (B, L, H)
+
+
+# --------------------------------------------------------------------------- attention
+
+
+class MultiHeadAttention(nn.Module):
+    """Multi-head attention over the encoder outputs, location-aware or content-only.
+
+    Location-aware heads score ``v_h · tanh(W_q q + W_k k_j + W_f f_hj)``, where ``f_hj`` are
+    convolution features of head h's cumulative attention around phoneme j. Content heads
+    score ``q_h · k_hj / sqrt(d)``. Either way the context is the concatenation of the heads'
+    weighted values, projected back to the encoder size.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        heads, dim = config.attention_heads, config.attention_dim
+        self.heads, self.dim = heads, dim
+        self.location = config.attention == "location"
+        enc = config.encoder_hidden
+        self.query = nn.Linear(config.attention_rnn_dim, heads * dim, bias=False)
+        self.key = nn.Linear(enc, heads * dim, bias=False)
+        self.value = nn.Linear(enc, enc, bias=False)
+        self.out = nn.Linear(enc, enc)
+        if self.location:
+            # One location conv per head (groups=heads), then per-head projection to `dim`.
+            self.location_conv = nn.Conv1d(heads, heads * config.location_filters,
+                                           config.location_kernel,
+                                           padding=config.location_kernel // 2, groups=heads,
+                                           bias=False)
+            self.location_proj = nn.Conv1d(heads * config.location_filters, heads * dim, 1,
+                                           groups=heads, bias=False)
+            self.score = nn.Parameter(torch.empty(heads, dim))
+            nn.init.normal_(self.score, std=1.0 / math.sqrt(dim))
+
+    def prepare(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-utterance projections of the encoder outputs, computed once per sequence."""
+        b, length, _ = memory.shape
+        keys = self.key(memory).view(b, length, self.heads, self.dim).permute(0, 2, 1, 3)
+        values = self.value(memory).view(b, length, self.heads, -1).permute(0, 2, 1, 3)
+        return keys, values                                  # (B, H, L, d), (B, H, L, dv)
+
+    def forward(self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
+                cumulative: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """query (B, Q), cumulative (B, H, L), mask (B, L) -> context (B, enc), weights (B, H, L)."""
+        b = query.shape[0]
+        q = self.query(query).view(b, self.heads, 1, self.dim)
+        if self.location:
+            loc = self.location_proj(self.location_conv(cumulative))          # (B, H*d, L)
+            loc = loc.view(b, self.heads, self.dim, -1).transpose(2, 3)     # (B, H, L, d)
+            energies = (torch.tanh(q + keys + loc) * self.score[None, :, None, :]).sum(-1)
+        else:
+            energies = (q * keys).sum(-1) / math.sqrt(self.dim)            # (B, H, L)
+        energies = energies.masked_fill(~mask[:, None, :], float("-inf"))
+        weights = torch.softmax(energies, dim=-1)                           # (B, H, L)
+        context = torch.einsum("bhl,bhld->bhd", weights, values).reshape(b, -1)
+        return self.out(context), weights
+
+
+# --------------------------------------------------------------------------- decoder
+
+
+class Prenet(nn.Module):
+    def __init__(self, in_dim: int, dims: tuple[int, ...], dropout: float,
+                 dropout_at_inference: bool) -> None:
+        super().__init__()
+        sizes = (in_dim,) + tuple(dims)
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+        self.dropout = dropout
+        self.dropout_at_inference = dropout_at_inference
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        active = self.training or self.dropout_at_inference
+        for layer in self.layers:
+            x = F.dropout(F.relu(layer(x)), p=self.dropout, training=active)
+        return x
+
+
+class Decoder(nn.Module):
+    """One step: prenet(previous frame) -> attention LSTM -> attention -> decoder LSTM ->
+    `reduction` mel frames and their stop logits."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        enc = config.encoder_hidden
+        self.prenet = Prenet(config.n_mels, config.prenet_dims, config.prenet_dropout,
+                             config.prenet_dropout_at_inference)
+        self.attention_rnn = nn.LSTMCell(config.prenet_dims[-1] + enc, config.attention_rnn_dim)
+        self.attention = MultiHeadAttention(config)
+        self.decoder_rnn = nn.LSTMCell(config.attention_rnn_dim + enc, config.decoder_rnn_dim)
+        self.frames = nn.Linear(config.decoder_rnn_dim + enc, config.n_mels * config.reduction)
+        self.stop = nn.Linear(config.decoder_rnn_dim + enc, config.reduction)
+
+    def initial_state(self, memory: torch.Tensor) -> dict[str, torch.Tensor]:
+        b, length, enc = memory.shape
+        zeros = memory.new_zeros
+        c = self.config
+        return {
+            "att_h": zeros(b, c.attention_rnn_dim), "att_c": zeros(b, c.attention_rnn_dim),
+            "dec_h": zeros(b, c.decoder_rnn_dim), "dec_c": zeros(b, c.decoder_rnn_dim),
+            "context": zeros(b, enc),
+            "cumulative": zeros(b, c.attention_heads, length),
+        }
+
+    def step(self, frame: torch.Tensor, state: dict, keys, values, mask):
+        c = self.config
+        x = torch.cat([self.prenet(frame), state["context"]], dim=-1)
+        att_h, att_c = self.attention_rnn(x, (state["att_h"], state["att_c"]))
+        att_h = F.dropout(att_h, c.rnn_dropout, self.training)
+        context, weights = self.attention(att_h, keys, values, state["cumulative"], mask)
+        dec_h, dec_c = self.decoder_rnn(torch.cat([att_h, context], -1),
+                                        (state["dec_h"], state["dec_c"]))
+        dec_h = F.dropout(dec_h, c.rnn_dropout, self.training)
+        out = torch.cat([dec_h, context], -1)
+        frames = self.frames(out).view(-1, c.reduction, c.n_mels)
+        stop = self.stop(out)
+        new_state = {"att_h": att_h, "att_c": att_c, "dec_h": dec_h, "dec_c": dec_c,
+                     "context": context, "cumulative": state["cumulative"] + weights}
+        return frames, stop, weights, new_state
+
+
+class Postnet(nn.Module):
+    """Convolutions over the whole mel predicting a residual correction."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        channels = [config.n_mels] + [config.postnet_channels] * (config.postnet_layers - 1) + [config.n_mels]
+        self.convs = nn.ModuleList()
+        for i in range(config.postnet_layers):
+            self.convs.append(nn.Sequential(
+                nn.Conv1d(channels[i], channels[i + 1], config.postnet_kernel,
+                          padding=config.postnet_kernel // 2),
+                nn.BatchNorm1d(channels[i + 1]),
+            ))
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, mel: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """mel (B, T, n_mels), mask (B, T) -> residual (B, T, n_mels)."""
+        x = (mel * mask[..., None]).transpose(1, 2)
+        for i, conv in enumerate(self.convs):
+            x = conv(x)
+            if i < len(self.convs) - 1:
+                x = torch.tanh(x)
+            x = self.dropout(x) * mask[:, None, :]
+        return x.transpose(1, 2)
+
+
+# --------------------------------------------------------------------------- the model
+
+
+class KokoroTTS(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = Encoder(config)
+        self.decoder = Decoder(config)
+        self.postnet = Postnet(config)
+        self.register_buffer("mel_mean", torch.zeros(config.n_mels))
+        self.register_buffer("mel_std", torch.ones(config.n_mels))
+
+    def set_mel_statistics(self, mean, std) -> None:
+        self.mel_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+        self.mel_std.copy_(torch.as_tensor(std, dtype=torch.float32).clamp_min(1e-3))
+
+    def normalize(self, mel: torch.Tensor) -> torch.Tensor:
+        return (mel - self.mel_mean) / self.mel_std
+
+    def denormalize(self, mel: torch.Tensor) -> torch.Tensor:
+        return mel * self.mel_std + self.mel_mean
+
+    def forward(self, ids: torch.Tensor, stress: torch.Tensor, text_lengths: torch.Tensor,
+                mels: torch.Tensor, mel_lengths: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Teacher-forced pass. `mels` (B, T, n_mels) are log-mels with T a multiple of the
+        reduction factor. Returns normalised predictions: ``mel`` (decoder), ``mel_post``
+        (after the postnet), ``stop_logits`` (B, T), ``attention`` (B, T/r, L) averaged over
+        heads, and ``attention_heads`` (B, H, T/r, L)."""
+        r = self.config.reduction
+        b, t, n_mels = mels.shape
+        if t % r:
+            raise ValueError(f"mel length {t} is not a multiple of the reduction factor {r}")
+        memory = self.encoder(ids, stress, text_lengths)
+        text_mask = lengths_to_mask(text_lengths, ids.shape[1])
+        keys, values = self.decoder.attention.prepare(memory)
+        target = self.normalize(mels)
+        # The decoder sees the last frame of the previous step (a zero "go" frame first).
+        previous = torch.cat([target.new_zeros(b, 1, n_mels), target[:, r - 1:-1:r]], dim=1)
+        state = self.decoder.initial_state(memory)
+        frames, stops, weights = [], [], []
+        for step in range(t // r):
+            f, s, w, state = self.decoder.step(previous[:, step], state, keys, values, text_mask)
+            frames.append(f)
+            stops.append(s)
+            weights.append(w)
+        mel = torch.cat(frames, dim=1)                                    # (B, T, n_mels)
+        mel_mask = lengths_to_mask(mel_lengths, t)
+        mel_post = mel + self.postnet(mel, mel_mask)
+        heads = torch.stack(weights, dim=2)                               # (B, H, T/r, L)
+        return {"mel": mel, "mel_post": mel_post, "stop_logits": torch.cat(stops, dim=1),
+                "attention": heads.mean(1), "attention_heads": heads, "target": target}
+
+    @torch.no_grad()
+    def infer(self, ids: torch.Tensor, stress: torch.Tensor, text_lengths: torch.Tensor | None = None,
+              max_steps: int | None = None, min_steps: int = 0) -> dict[str, torch.Tensor]:
+        """Free-running greedy decoding until every utterance's stop probability passes the
+        threshold (or `max_steps` decoder steps; stops before `min_steps` are ignored).
+        Returns de-normalised log-mels ``mel``
+        (B, T, n_mels), ``lengths`` (B) in frames, ``stopped`` (B) bool, ``stop_probs`` (B, T)
+        and ``attention`` (B, steps, L)."""
+        c = self.config
+        if text_lengths is None:
+            text_lengths = torch.full((ids.shape[0],), ids.shape[1], dtype=torch.long, device=ids.device)
+        max_steps = max_steps or c.max_decoder_steps
+        memory = self.encoder(ids, stress, text_lengths)
+        text_mask = lengths_to_mask(text_lengths, ids.shape[1])
+        keys, values = self.decoder.attention.prepare(memory)
+        b = ids.shape[0]
+        frame = memory.new_zeros(b, c.n_mels)
+        state = self.decoder.initial_state(memory)
+        lengths = torch.zeros(b, dtype=torch.long, device=ids.device)
+        stopped = torch.zeros(b, dtype=torch.bool, device=ids.device)
+        frames, stops, weights = [], [], []
+        for step in range(max_steps):
+            f, s, w, state = self.decoder.step(frame, state, keys, values, text_mask)
+            frames.append(f)
+            probs = torch.sigmoid(s)
+            stops.append(probs)
+            weights.append(w.mean(1))
+            frame = f[:, -1]
+            # The first frame of this step whose stop probability passes the threshold ends
+            # the utterance (it is kept: stop targets are 1 from the last real frame on).
+            over = probs > c.stop_threshold
+            if step < min_steps:
+                over = torch.zeros_like(over)
+            first = torch.where(over.any(1), over.float().argmax(1), torch.full_like(lengths, -1))
+            newly = (~stopped) & (first >= 0)
+            lengths = torch.where(newly, step * c.reduction + first + 1, lengths)
+            stopped = stopped | newly
+            if bool(stopped.all()):
+                break
+        total = len(frames) * c.reduction
+        lengths = torch.where(stopped, lengths, torch.full_like(lengths, total))
+        mel = torch.cat(frames, dim=1)
+        mask = lengths_to_mask(lengths, total)
+        mel = mel + self.postnet(mel, mask)
+        return {"mel": self.denormalize(mel), "lengths": lengths, "stopped": stopped,
+                "stop_probs": torch.cat(stops, dim=1), "attention": torch.stack(weights, dim=1)}
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def parameters_per_module(model: KokoroTTS) -> dict[str, int]:
+    """Parameters of the top-level parts (what notebook 04 tabulates)."""
+    parts = {
+        "encoder.embedding": model.encoder.embedding,
+        "encoder.convs": model.encoder.convs,
+        "encoder.lstm": model.encoder.lstm,
+        "decoder.prenet": model.decoder.prenet,
+        "decoder.attention_rnn": model.decoder.attention_rnn,
+        "decoder.attention": model.decoder.attention,
+        "decoder.decoder_rnn": model.decoder.decoder_rnn,
+        "decoder.projections": nn.ModuleList([model.decoder.frames, model.decoder.stop]),
+        "postnet": model.postnet,
+    }
+    if model.encoder.stress is not None:
+        parts["encoder.stress"] = model.encoder.stress
+    return {name: count_parameters(m) for name, m in parts.items()}

@@ -1,0 +1,161 @@
+"""Text in, speech out: text -> phoneme ids -> mel (+ alignment, stop) -> waveform.
+
+The vocoder is Griffin-Lim (`audio.mel_to_audio`): no extra model to download, and every
+mel in the course can be heard. It sounds phasey; the alignment and the mel are what the
+acoustic model is responsible for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .audio import mel_to_audio, write_audio
+from .config import AudioConfig, config_from_dict
+from .corpus import encode_text
+from .files import load_checkpoint_file
+from .model import KokoroTTS, ModelConfig
+from .text import RussianPhonemeProcessor
+
+
+@dataclass
+class SynthesisResult:
+    text: str
+    phonemes: list[str]          # the model's input symbols (without the end token)
+    mel: torch.Tensor            # (frames, n_mels) log-mel
+    alignment: torch.Tensor      # (decoder steps, input symbols incl. the end token)
+    stop_probs: torch.Tensor     # (frames,)
+    stopped: bool                # the model ended the utterance itself
+    wave: torch.Tensor | None    # (samples,) float32, None when not vocoded
+    sample_rate: int
+    hop_length: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.mel.shape[0] * self.hop_length / self.sample_rate
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu"
+               ) -> tuple[KokoroTTS, RussianPhonemeProcessor, AudioConfig, dict]:
+    """Model, phoneme processor and audio config from a final model or a training checkpoint.
+
+    Raises ValueError naming the mismatch when the checkpoint's vocabulary or sizes do not
+    fit its own model config (a file from another version or another preset).
+    """
+    state = load_checkpoint_file(path)
+    if state.get("format") != "kokoro_nb.checkpoint":
+        raise ValueError(f"{path}: not a kokoro_nb model file (no 'format' marker)")
+    data = dict(state["model_config"])
+    data["prenet_dims"] = tuple(data["prenet_dims"])
+    model_config = config_from_dict(ModelConfig, data)
+    audio_config = config_from_dict(AudioConfig, state["audio_config"])
+    processor = RussianPhonemeProcessor.from_dict(state["processor"])
+    if processor.get_vocab_size() != model_config.vocab_size:
+        raise ValueError(
+            f"{path}: the phoneme vocabulary has {processor.get_vocab_size()} symbols but the "
+            f"model was built for {model_config.vocab_size}")
+    if model_config.n_mels != audio_config.n_mels:
+        raise ValueError(f"{path}: model n_mels {model_config.n_mels} != audio n_mels "
+                         f"{audio_config.n_mels}")
+    model = KokoroTTS(model_config)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise ValueError(f"{path}: weights do not fit the model config ({first})") from None
+    model.to(device).eval()
+    return model, processor, audio_config, state
+
+
+def save_alignment_png(attention: torch.Tensor, path: Path, title: str = "") -> Path:
+    """Attention (steps, phonemes) as a PNG: decoder steps left to right, phonemes upward.
+
+    Uses matplotlib's object API with the Agg canvas, so it works headless and leaves no
+    global figure state behind. Written to a temp name, then renamed.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    image = ax.imshow(attention.float().cpu().numpy().T, aspect="auto", origin="lower",
+                      interpolation="none", vmin=0, vmax=1)
+    fig.colorbar(image, ax=ax)
+    ax.set_xlabel("decoder step")
+    ax.set_ylabel("phoneme")
+    ax.set_title(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    tmp.replace(path)
+    return path
+
+
+class Synthesizer:
+    """A loaded model ready to speak.
+
+    >>> # synth = Synthesizer("kokoro_russian_model/kokoro_russian_final.pth")
+    >>> # result = synth.synthesize("Привет, как дела?"); synth.save(result, "out.wav")
+    """
+
+    def __init__(self, path: str | Path, device: str | torch.device = "cpu") -> None:
+        self.device = torch.device(device)
+        self.model, self.processor, self.audio_config, self.checkpoint = load_model(path, self.device)
+
+    @classmethod
+    def from_parts(cls, model: KokoroTTS, processor: RussianPhonemeProcessor,
+                   audio_config: AudioConfig) -> "Synthesizer":
+        synth = cls.__new__(cls)
+        synth.device = next(model.parameters()).device
+        synth.model, synth.processor, synth.audio_config = model, processor, audio_config
+        synth.checkpoint = {}
+        return synth
+
+    @torch.no_grad()
+    def synthesize(self, text: str, vocode: bool = True, max_steps: int | None = None,
+                   griffin_lim_iters: int | None = None) -> SynthesisResult:
+        ids, stress = encode_text(self.processor, text)
+        if len(ids) <= 1:
+            raise ValueError(f"nothing to say: {text!r} has no Russian words")
+        was_training = self.model.training
+        self.model.eval()
+        ids_t = torch.tensor([ids], device=self.device)
+        stress_t = torch.tensor([stress], device=self.device)
+        if max_steps is None:  # generous: ~25 frames per symbol, never less than 40 steps
+            max_steps = max(40, (25 * len(ids)) // self.model.config.reduction)
+        # At least two decoder steps, so that even an undertrained model yields some sound.
+        out = self.model.infer(ids_t, stress_t, max_steps=max_steps, min_steps=2)
+        self.model.train(was_training)
+        frames = int(out["lengths"][0])
+        mel = out["mel"][0, :frames].float().cpu()
+        steps = -(-frames // self.model.config.reduction)
+        wave = None
+        if vocode:
+            wave = mel_to_audio(mel.T.contiguous(), self.audio_config, n_iter=griffin_lim_iters)
+        return SynthesisResult(
+            text=text,
+            phonemes=[self.processor.get_phoneme_list()[i] for i in ids[:-1]],
+            mel=mel,
+            alignment=out["attention"][0, :steps].float().cpu(),
+            stop_probs=out["stop_probs"][0, :frames].float().cpu(),
+            stopped=bool(out["stopped"][0]),
+            wave=wave,
+            sample_rate=self.audio_config.sample_rate,
+            hop_length=self.audio_config.hop_length,
+        )
+
+    def save(self, result: SynthesisResult, wav_path: str | Path,
+             alignment_path: str | Path | None = None) -> Path:
+        """Write the WAV (and the alignment PNG when a path is given)."""
+        if result.wave is None:
+            raise ValueError("the result was not vocoded (synthesize(vocode=True))")
+        path = write_audio(wav_path, result.wave, result.sample_rate)
+        if alignment_path is not None:
+            save_alignment_png(result.alignment, Path(alignment_path),
+                               f"{result.text[:50]} ({'stopped' if result.stopped else 'no stop'})")
+        return path

@@ -1,0 +1,169 @@
+"""Training, resume, synthesis and evaluation, run the way a user runs them."""
+
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from kokoro_nb.files import load_checkpoint_file, load_processor
+from kokoro_nb.training import find_latest_checkpoint, lr_factor
+
+ROOT = Path(__file__).resolve().parents[1]
+SENTENCES = [
+    "Мама мыла раму.", "Папа читал газету.", "Кот спит на окне.", "Идёт тихий дождь.",
+    "Мы пьём чай.", "Дети играют во дворе.", "Солнце светит ярко.", "Собака лает громко.",
+    "Вода очень холодная.", "Завтра будет праздник.", "Ветер шумит в лесу.", "Поезд пришёл рано.",
+]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """Twelve short clips: tones whose pitch follows the words (enough to train on)."""
+    root = tmp_path_factory.mktemp("corpus")
+    (root / "wavs").mkdir()
+    lines = []
+    for i, text in enumerate(SENTENCES):
+        pieces = []
+        for j, _ in enumerate(text.split()):
+            t = np.arange(int(0.25 * 22_050)) / 22_050
+            pieces.append(0.4 * np.sin(2 * np.pi * (180 + 40 * ((i + j) % 5)) * t))
+        sf.write(str(root / "wavs" / f"item{i:02d}.wav"), np.concatenate(pieces), 22_050)
+        lines.append(f"item{i:02d}|{text}")
+    (root / "metadata_RUSLAN_22200.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+def run(*args, cwd=None):
+    result = subprocess.run([sys.executable, *args], capture_output=True, text=True,
+                            cwd=cwd or ROOT, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout + result.stderr
+
+
+def metrics(out_dir):
+    return [json.loads(line) for line in (out_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def trained(corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "model"
+    cache = tmp_path_factory.mktemp("cache")
+    log = run("training.py", "--corpus", str(corpus), "--output", str(out), "--preset", "demo",
+              "--epochs", "2", "--batch-size", "2", "--save-every", "1", "--cache-dir", str(cache),
+              "--no-progress", "--threads", "1")
+    return out, cache, log
+
+
+def test_training_writes_the_seed_layout_and_log(trained, corpus):
+    out, _, log = trained
+    names = {p.name for p in out.iterdir()}
+    assert {"checkpoint_epoch_1.pth", "checkpoint_epoch_2.pth", "kokoro_russian_final.pth",
+            "phoneme_processor.pkl", "phoneme_processor.json", "metrics.jsonl",
+            "alignment_epoch_1.png", "alignment_epoch_2.png"} <= names
+    assert not [n for n in names if n.endswith(".tmp")]
+    assert f"Loaded 12 samples from corpus at {corpus}" in log
+    assert "Starting training on device: cpu" in log
+    assert "Training from epoch 1 to 2" in log
+    assert re.search(r"Epoch 2 completed\. Average loss: \d+\.\d{3}", log)
+    assert f"Checkpoint saved: {out / 'checkpoint_epoch_2.pth'}" in log
+
+
+def test_checkpoint_holds_what_resume_needs(trained):
+    out, _, _ = trained
+    state = load_checkpoint_file(out / "checkpoint_epoch_2.pth")
+    for key in ("model", "optimizer", "scheduler", "model_config", "audio_config", "train_config",
+                "epoch", "loss", "global_step", "rng", "phonemes", "processor"):
+        assert key in state, key
+    assert state["epoch"] == 2
+    train_steps = [m for m in metrics(out) if m["type"] == "train"]
+    assert state["global_step"] == train_steps[-1]["step"] == len(train_steps)
+    assert math.isfinite(state["loss"])
+    processor = load_processor(out / "phoneme_processor.pkl")
+    assert processor.get_phoneme_list() == state["phonemes"]
+    assert find_latest_checkpoint(out).name == "checkpoint_epoch_2.pth"
+
+
+def test_resume_auto_with_a_new_batch_size_continues(trained, corpus):
+    out, cache, _ = trained
+    before = load_checkpoint_file(out / "checkpoint_epoch_2.pth")
+    log = run("-m", "kokoro_nb", "train", "--corpus", str(corpus), "--output", str(out),
+              "--preset", "demo", "--epochs", "3", "--batch-size", "3", "--resume", "auto",
+              "--save-every", "1", "--cache-dir", str(cache), "--no-progress", "--threads", "1")
+    assert "checkpoint_epoch_2.pth (epoch 2, step" in log
+    assert "Resume changes: batch_size 2 -> 3; epochs 2 -> 3" in log
+    assert "Training from epoch 3 to 3" in log
+    after = load_checkpoint_file(out / "checkpoint_epoch_3.pth")
+    records = [m for m in metrics(out) if m["type"] == "train"]
+    steps = [m["step"] for m in records]
+    assert steps == list(range(1, len(steps) + 1))  # continuous, nothing repeated
+    resumed = [m for m in records if m["epoch"] == 3]
+    assert resumed[0]["step"] == before["global_step"] + 1
+    assert after["global_step"] == before["global_step"] + len(resumed)
+    # The LR schedule continued: the first resumed step used the factor of its step.
+    config = before["train_config"]
+    expected = config["resolved_learning_rate"] * lr_factor(
+        before["global_step"], config["warmup_steps"], config["lr_half_life_steps"],
+        config["min_lr_ratio"])
+    assert resumed[0]["lr"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_resume_with_a_new_learning_rate(trained, corpus, tmp_path):
+    out, cache, _ = trained
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in ("checkpoint_epoch_1.pth", "phoneme_processor.pkl", "metrics.jsonl"):
+        (copy / name).write_bytes((out / name).read_bytes())
+    state = load_checkpoint_file(copy / "checkpoint_epoch_1.pth")
+    log = run("training.py", "-c", str(corpus), "-o", str(copy), "--preset", "demo", "-e", "2",
+              "-b", "2", "-lr", "5e-4", "-r", str(copy / "checkpoint_epoch_1.pth"),
+              "--cache-dir", str(cache), "--no-progress", "--threads", "1")
+    assert "learning_rate 0.001 -> 0.0005" in log
+    first = [m for m in metrics(copy) if m["type"] == "train" and m["epoch"] == 2][0]
+    expected = 5e-4 * lr_factor(state["global_step"], 200, 20_000, 0.05)
+    assert first["lr"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_synthesize_and_evaluate(trained, corpus, tmp_path):
+    out, cache, _ = trained
+    wav, png = tmp_path / "out.wav", tmp_path / "out.png"
+    log = run("-m", "kokoro_nb", "synthesize", "--checkpoint", str(out / "kokoro_russian_final.pth"),
+              "--text", "Мама мыла раму.", "--out", str(wav), "--alignment", str(png))
+    assert "phonemes /" in log
+    data, rate = sf.read(str(wav))
+    assert rate == 22_050 and data.ndim == 1 and len(data) > 0
+    assert png.stat().st_size > 1000
+    report = _json_tail(run("-m", "kokoro_nb", "evaluate", "--checkpoint",
+                            str(out / "kokoro_russian_final.pth"), "--corpus", str(corpus),
+                            "--limit", "4", "--json", "--cache-dir", str(cache)))
+    assert report["items"] == 4
+    assert 0 <= report["teacher_forced"]["focus_rate"] <= 1
+    assert 0 <= report["free_running"]["stop_rate"] <= 1
+
+
+def _json_tail(text: str) -> dict:
+    """The JSON document at the end of a command's output (log lines may precede it)."""
+    return json.loads(text[text.index("{\n"):])
+
+
+def test_missing_corpus_is_a_clear_error(tmp_path):
+    result = subprocess.run([sys.executable, "training.py", "--corpus", str(tmp_path / "nope"),
+                             "-o", str(tmp_path / "out")], capture_output=True, text=True, cwd=ROOT,
+                            timeout=300)
+    assert result.returncode == 2
+    assert "corpus directory not found" in result.stderr
+
+
+def test_final_model_has_no_optimizer(trained):
+    out, _, _ = trained
+    final = load_checkpoint_file(out / "kokoro_russian_final.pth")
+    assert "optimizer" not in final and "model" in final
+    latest = load_checkpoint_file(find_latest_checkpoint(out))
+    assert final["global_step"] == latest["global_step"]
+    assert torch.is_tensor(final["model"]["mel_mean"])
