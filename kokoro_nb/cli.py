@@ -99,17 +99,43 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    """The whole pipeline on the bundled demo corpus: front end, training, synthesis."""
+    from pathlib import Path
+
+    from .course import held_out_sentences
+    from .corpus import demo_corpus_dir
+    from .synthesis import Synthesizer
     from .text import RussianPhonemeProcessor
+    from .training import Trainer, TrainConfig
 
     processor = RussianPhonemeProcessor(rules=args.rules)
-    print(f"{processor!r}\n")
-    for sentence in SAMPLE_SENTENCES:
-        print(sentence)
+    print("1. The Russian front end (text -> phonemes with stress)\n")
+    for sentence in SAMPLE_SENTENCES[:2]:
+        print(f"  {sentence}")
         for word, phonemes, stress in processor.process_text(sentence):
-            print(f"  {word:<14} /{processor.to_ipa(phonemes)}/  "
+            print(f"    {word:<14} /{processor.to_ipa(phonemes)}/  "
                   f"stress: syllable {stress.position} ({stress.source})")
-        ids = processor.text_to_indices(sentence)
-        print(f"  model input: {len(ids)} ids, first ten {ids[:10]}\n")
+    print(f"\n2. Training the demo model on the demo corpus for about {args.minutes:g} minutes "
+          f"(run again to continue from the last checkpoint)\n")
+    output = Path(args.output)
+    config = TrainConfig(corpus=str(demo_corpus_dir()), output=str(output), preset="demo",
+                         batch_size=16, epochs=100_000, save_every=5, max_minutes=args.minutes,
+                         threads=args.threads, progress=not args.no_progress)
+    trainer = Trainer(config, resume="auto")
+    trainer.train()
+    print("\n3. Speaking a sentence the model has never heard\n")
+    synth = Synthesizer.from_parts(trainer.model, trainer.processor, trainer.audio_config)
+    text = held_out_sentences()[0]
+    result = synth.synthesize(text)
+    wav = synth.save(result, output / "demo.wav", output / "demo_alignment.png")
+    val = trainer.validate()
+    print(f"  text:      {text}")
+    print(f"  phonemes:  /{trainer.processor.to_ipa(result.phonemes)}/")
+    print(f"  audio:     {wav} ({result.duration_s:.2f} s, "
+          f"{'stopped by itself' if result.stopped else 'hit the step limit: train longer'})")
+    print(f"  alignment: {output / 'demo_alignment.png'}")
+    print(f"  after {trainer.global_step} steps: validation focus rate {val['focus_rate']:.2f}, "
+          f"diagonality {val['diagonality']:.2f}")
     return 0
 
 
@@ -184,8 +210,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--cache-dir", default=None)
     evaluate.set_defaults(func=_cmd_evaluate)
 
-    demo = sub.add_parser("demo", help="show the pipeline on the bundled data")
+    demo = sub.add_parser("demo", help="front end, training and synthesis on the bundled demo corpus")
     demo.add_argument("--rules", default="default", help="phoneme rule preset (default|academic)")
+    demo.add_argument("--minutes", type=float, default=15.0,
+                      help="training time in minutes (default 15; a re-run continues)")
+    demo.add_argument("--output", "-o", default="./kokoro_demo_model", help="output directory")
+    demo.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    demo.add_argument("--no-progress", action="store_true", help="no tqdm bars")
     demo.set_defaults(func=_cmd_demo)
 
     g2p = sub.add_parser("g2p", help="print phonemes and stress for Russian text")

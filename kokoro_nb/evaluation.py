@@ -71,3 +71,40 @@ def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path, limit: int |
             "tolerance": duration_tolerance,
         },
     }
+
+
+@torch.no_grad()
+def teacher_forced_alignment(model, processor, audio_config, item, cache_dir=None) -> dict:
+    """Attention of `model` on one corpus item with the real mel fed back (as in training):
+    ``{"attention": (steps, symbols), "focus_rate", "diagonality", "symbols"}``."""
+    dataset = TTSDataset([item], processor, audio_config, cache_dir)
+    r = model.config.reduction
+    batch = collate_batch([dataset[0]], processor.pad_id, frames_multiple=r,
+                          log_floor=audio_config.log_floor)
+    device = next(model.parameters()).device
+    batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+    was_training = model.training
+    model.eval()
+    out = model(batch["ids"], batch["stress"], batch["text_lengths"], batch["mels"],
+                batch["mel_lengths"])
+    model.train(was_training)
+    steps = -(-batch["mel_lengths"] // r)
+    metrics = attention_metrics(out["attention"], batch["text_lengths"], steps)
+    symbols = [processor.get_phoneme_list()[i] for i in batch["ids"][0].tolist()]
+    return {"attention": out["attention"][0, : int(steps[0])].cpu(), "symbols": symbols, **metrics}
+
+
+def checkpoint_alignments(checkpoints: list, item, limit: int = 4, cache_dir=None) -> list[dict]:
+    """Teacher-forced alignments of one corpus item under several checkpoints (the first,
+    the last and evenly spaced ones between, at most `limit`), oldest first."""
+    checkpoints = list(checkpoints)
+    if len(checkpoints) > limit:
+        picks = [round(i * (len(checkpoints) - 1) / (limit - 1)) for i in range(limit)]
+        checkpoints = [checkpoints[i] for i in sorted(set(picks))]
+    rows = []
+    for path in checkpoints:
+        model, processor, audio_config, state = load_model(path)
+        result = teacher_forced_alignment(model, processor, audio_config, item, cache_dir)
+        rows.append({"name": f"epoch {state['epoch']}, step {state['global_step']}",
+                     "path": str(path), **result})
+    return rows

@@ -10,8 +10,9 @@ alignment (after Tacotron 2):
 - a prenet with dropout on the previous frame, so the decoder must listen to the text
   instead of copying its own last output;
 - attention that is *location-aware*: besides comparing the decoder state with each phoneme
-  (content), every head sees convolution features of where it has attended so far
-  (cumulative weights), which pushes it forward along the text. Scoring is additive
+  (content), every head sees convolution features of where it attended at the previous
+  step and of where it has attended so far (cumulative weights), as in Tacotron 2; this
+  pushes it forward along the text one phoneme at a time. Scoring is additive
   (v·tanh(q + k + loc)); `attention="content"` gives plain scaled dot-product heads for
   comparison (notebook 06 shows why they struggle);
 - `reduction` frames per decoder step (fewer steps: faster, and easier to align);
@@ -31,6 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from .config import config_from_dict
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ MODEL_PRESETS: dict[str, ModelConfig] = {
         embedding_dim=128,
         encoder_hidden=128,
         prenet_dims=(128, 128),
-        attention_heads=2,
+        attention_heads=1,
         attention_dim=64,
         location_filters=16,
         attention_rnn_dim=256,
@@ -97,6 +100,15 @@ def model_config(preset: str = "default", **changes) -> ModelConfig:
     if "prenet_dims" in changes:
         changes["prenet_dims"] = tuple(changes["prenet_dims"])
     return replace(config, **changes)
+
+
+def model_config_from_dict(data: dict) -> ModelConfig:
+    """A ModelConfig from its `asdict` form (as stored in checkpoints; JSON turns the prenet
+    tuple into a list). Unknown fields are an error that names them."""
+    data = dict(data)
+    if "prenet_dims" in data:
+        data["prenet_dims"] = tuple(data["prenet_dims"])
+    return config_from_dict(ModelConfig, data)
 
 
 def lengths_to_mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:
@@ -152,7 +164,8 @@ class MultiHeadAttention(nn.Module):
     """Multi-head attention over the encoder outputs, location-aware or content-only.
 
     Location-aware heads score ``v_h · tanh(W_q q + W_k k_j + W_f f_hj)``, where ``f_hj`` are
-    convolution features of head h's cumulative attention around phoneme j. Content heads
+    convolution features of head h's previous and cumulative attention around phoneme j
+    (two input channels per head). Content heads
     score ``q_h · k_hj / sqrt(d)``. Either way the context is the concatenation of the heads'
     weighted values, projected back to the encoder size.
     """
@@ -168,8 +181,9 @@ class MultiHeadAttention(nn.Module):
         self.value = nn.Linear(enc, enc, bias=False)
         self.out = nn.Linear(enc, enc)
         if self.location:
-            # One location conv per head (groups=heads), then per-head projection to `dim`.
-            self.location_conv = nn.Conv1d(heads, heads * config.location_filters,
+            # One location conv per head (groups=heads) over its [previous, cumulative]
+            # weights, then a per-head projection to `dim`.
+            self.location_conv = nn.Conv1d(2 * heads, heads * config.location_filters,
                                            config.location_kernel,
                                            padding=config.location_kernel // 2, groups=heads,
                                            bias=False)
@@ -186,12 +200,16 @@ class MultiHeadAttention(nn.Module):
         return keys, values                                  # (B, H, L, d), (B, H, L, dv)
 
     def forward(self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
-                cumulative: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """query (B, Q), cumulative (B, H, L), mask (B, L) -> context (B, enc), weights (B, H, L)."""
+                previous: torch.Tensor, cumulative: torch.Tensor, mask: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """query (B, Q), previous and cumulative weights (B, H, L), mask (B, L)
+        -> context (B, enc), weights (B, H, L)."""
         b = query.shape[0]
         q = self.query(query).view(b, self.heads, 1, self.dim)
         if self.location:
-            loc = self.location_proj(self.location_conv(cumulative))          # (B, H*d, L)
+            # Channels ordered [h0 previous, h0 cumulative, h1 previous, ...] for groups=H.
+            history = torch.stack([previous, cumulative], dim=2).flatten(1, 2)  # (B, 2H, L)
+            loc = self.location_proj(self.location_conv(history))             # (B, H*d, L)
             loc = loc.view(b, self.heads, self.dim, -1).transpose(2, 3)     # (B, H, L, d)
             energies = (torch.tanh(q + keys + loc) * self.score[None, :, None, :]).sum(-1)
         else:
@@ -245,24 +263,38 @@ class Decoder(nn.Module):
             "att_h": zeros(b, c.attention_rnn_dim), "att_c": zeros(b, c.attention_rnn_dim),
             "dec_h": zeros(b, c.decoder_rnn_dim), "dec_c": zeros(b, c.decoder_rnn_dim),
             "context": zeros(b, enc),
+            "previous": zeros(b, c.attention_heads, length),
             "cumulative": zeros(b, c.attention_heads, length),
         }
 
-    def step(self, frame: torch.Tensor, state: dict, keys, values, mask):
+    def recurrence(self, prenet_out: torch.Tensor, state: dict, keys, values, mask):
+        """The sequential part of one step: attention LSTM, attention, decoder LSTM.
+        Returns the projection input (decoder state + context), the weights and the state."""
         c = self.config
-        x = torch.cat([self.prenet(frame), state["context"]], dim=-1)
+        x = torch.cat([prenet_out, state["context"]], dim=-1)
         att_h, att_c = self.attention_rnn(x, (state["att_h"], state["att_c"]))
         att_h = F.dropout(att_h, c.rnn_dropout, self.training)
-        context, weights = self.attention(att_h, keys, values, state["cumulative"], mask)
+        context, weights = self.attention(att_h, keys, values, state["previous"],
+                                          state["cumulative"], mask)
         dec_h, dec_c = self.decoder_rnn(torch.cat([att_h, context], -1),
                                         (state["dec_h"], state["dec_c"]))
         dec_h = F.dropout(dec_h, c.rnn_dropout, self.training)
-        out = torch.cat([dec_h, context], -1)
-        frames = self.frames(out).view(-1, c.reduction, c.n_mels)
-        stop = self.stop(out)
         new_state = {"att_h": att_h, "att_c": att_c, "dec_h": dec_h, "dec_c": dec_c,
-                     "context": context, "cumulative": state["cumulative"] + weights}
-        return frames, stop, weights, new_state
+                     "context": context, "previous": weights,
+                     "cumulative": state["cumulative"] + weights}
+        return torch.cat([dec_h, context], -1), weights, new_state
+
+    def project(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(..., dec + enc) -> frames (..., r, n_mels) and stop logits (..., r)."""
+        c = self.config
+        frames = self.frames(out).unflatten(-1, (c.reduction, c.n_mels))
+        return frames, self.stop(out)
+
+    def step(self, frame: torch.Tensor, state: dict, keys, values, mask):
+        """One free-running step from the previous frame (inference)."""
+        out, weights, state = self.recurrence(self.prenet(frame), state, keys, values, mask)
+        frames, stop = self.project(out)
+        return frames, stop, weights, state
 
 
 class Postnet(nn.Module):
@@ -330,18 +362,22 @@ class KokoroTTS(nn.Module):
         target = self.normalize(mels)
         # The decoder sees the last frame of the previous step (a zero "go" frame first).
         previous = torch.cat([target.new_zeros(b, 1, n_mels), target[:, r - 1:-1:r]], dim=1)
+        # Teacher forcing knows every step's input in advance, so the prenet and the output
+        # projections run once over the whole sequence; only the recurrence is a loop.
+        prenet_out = self.decoder.prenet(previous)                       # (B, T/r, P)
         state = self.decoder.initial_state(memory)
-        frames, stops, weights = [], [], []
+        outs, weights = [], []
         for step in range(t // r):
-            f, s, w, state = self.decoder.step(previous[:, step], state, keys, values, text_mask)
-            frames.append(f)
-            stops.append(s)
+            out, w, state = self.decoder.recurrence(prenet_out[:, step], state, keys, values,
+                                                    text_mask)
+            outs.append(out)
             weights.append(w)
-        mel = torch.cat(frames, dim=1)                                    # (B, T, n_mels)
+        frames, stops = self.decoder.project(torch.stack(outs, dim=1))    # (B, T/r, r, n_mels)
+        mel = frames.reshape(b, t, n_mels)
         mel_mask = lengths_to_mask(mel_lengths, t)
         mel_post = mel + self.postnet(mel, mel_mask)
         heads = torch.stack(weights, dim=2)                               # (B, H, T/r, L)
-        return {"mel": mel, "mel_post": mel_post, "stop_logits": torch.cat(stops, dim=1),
+        return {"mel": mel, "mel_post": mel_post, "stop_logits": stops.reshape(b, t),
                 "attention": heads.mean(1), "attention_heads": heads, "target": target}
 
     @torch.no_grad()

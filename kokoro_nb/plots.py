@@ -1,7 +1,8 @@
 """matplotlib figures for the notebooks. Each function draws data it is given (computed by
 `kokoro_nb` functions that tests also call) and returns the figure; none picks a backend or
 closes a figure. `mel_steps` is the one data function here: the intermediate arrays of
-`audio.mel_spectrogram`, which exist only to be drawn."""
+`audio.mel_spectrogram`, which exist only to be drawn. `LiveTrainingCurves` is the one
+that displays: an ``on_step`` callback that redraws the training curves in place."""
 
 from __future__ import annotations
 
@@ -261,4 +262,264 @@ def plot_mel_statistics(stats: dict, title: str = "Log-mel statistics per channe
     ax.set_title(f"{title} ({stats['frames']} frames)")
     ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- model (notebook 04)
+
+
+def _millions(count: int) -> str:
+    return f"{count / 1e6:.2f} M" if count >= 100_000 else f"{count / 1e3:.1f} k"
+
+
+def plot_parameters(per_module: dict[str, int], title: str | None = None):
+    """Horizontal bars: parameters per part of the model (`model.parameters_per_module`),
+    in the order given (encoder to postnet), each labelled with its count and share."""
+    names = list(per_module)
+    counts = [int(per_module[name]) for name in names]
+    total = max(1, sum(counts))
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(names) + 1.2))
+    bars = ax.barh(names, counts, color="#4c72b0")
+    ax.bar_label(bars, labels=[f"{_millions(c)} ({100 * c / total:.0f}%)" for c in counts],
+                 padding=3, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(counts, default=1) * 1.3)
+    ax.xaxis.set_major_formatter(lambda x, _: f"{x / 1e6:g} M")
+    ax.set_xlabel("parameters")
+    ax.set_title(title or f"{sum(counts) / 1e6:.2f} M parameters")
+    fig.tight_layout()
+    return fig
+
+
+# (batch key, panel title, colour map) for `plot_masks`, top to bottom.
+MASK_PANELS = (
+    ("text_mask", "text_mask: True on real phonemes (B, L)", "Greens"),
+    ("mel_mask", "mel_mask: True on real mel frames (B, T)", "Blues"),
+    ("stop_targets", "stop_targets: 1 from the last real frame on (B, T)", "Reds"),
+)
+
+
+def plot_masks(batch: dict, title: str | None = None):
+    """A collated batch's masks as images, one row per item: `text_mask` (B, L), `mel_mask`
+    (B, T) and `stop_targets` (B, T) from `corpus.collate_batch`. White is padding (False /
+    0): what attention never looks at and the losses never count."""
+    fig, axes = plt.subplots(3, 1, figsize=(9, 5.5),
+                             gridspec_kw={"height_ratios": [1, 1.6, 1.6]})
+    labels = [str(i) for i in batch.get("item_ids", range(batch["text_mask"].shape[0]))]
+    for ax, (key, panel_title, cmap) in zip(axes, MASK_PANELS, strict=True):
+        data = _numpy(batch[key]).astype(float)
+        ax.imshow(data, aspect="auto", cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+        ax.set_yticks(range(len(labels)))
+        ax.set_yticklabels(labels, fontsize=8)
+        ax.set_title(panel_title, fontsize=10)
+    axes[0].set_xlabel("phoneme index")
+    axes[1].set_xlabel("mel frame")
+    axes[2].set_xlabel("mel frame")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_attention(attention, title: str | None = None, ax=None, vmax: float | None = 1.0,
+                   text_length: int | None = None, step_length: int | None = None):
+    """One attention matrix (steps, L): decoder step on x, phoneme on y (first phoneme at
+    the bottom), weights from 0 to `vmax` (1 by default, so matrices compare; None scales
+    to the data, for the faint weights of an untrained model). A learned alignment is a
+    bright line from bottom left to top right. `text_length` and `step_length` draw dashed
+    lines where an item's padding starts. Without `ax`, a new figure with a colour bar;
+    returns the figure."""
+    data = _numpy(attention).astype(float)
+    if data.ndim != 2:
+        raise ValueError(f"attention must be (steps, phonemes), got shape {data.shape}")
+    own = ax is None
+    if own:
+        fig, ax = plt.subplots(figsize=(7, 4))
+    image = ax.imshow(data.T, origin="lower", aspect="auto", interpolation="nearest",
+                      cmap="viridis", vmin=0, vmax=vmax)
+    for length, line in ((text_length, ax.axhline), (step_length, ax.axvline)):
+        if length is not None:
+            line(length - 0.5, color="white", linestyle="--", linewidth=0.8)
+    ax.set_xlabel("decoder step")
+    ax.set_ylabel("phoneme")
+    if title:
+        ax.set_title(title, fontsize=10)
+    if own:
+        fig.colorbar(image, ax=ax, label="attention weight", pad=0.01)
+        fig.tight_layout()
+    return ax.figure
+
+
+def plot_attention_grid(matrices, titles, columns: int = 2, vmax: float | None = 1.0,
+                        text_length: int | None = None, step_length: int | None = None):
+    """Several (steps, L) attention matrices side by side (`plot_attention` for each, on
+    one colour scale, one shared colour bar), e.g. each head of a model, or the same item
+    under two attention types. `titles` has one entry per matrix."""
+    matrices = [_numpy(m).astype(float) for m in matrices]
+    titles = list(titles)
+    if len(titles) != len(matrices):
+        raise ValueError(f"{len(matrices)} matrices but {len(titles)} titles")
+    if vmax is None:
+        vmax = max(float(m.max()) for m in matrices)
+    columns = max(1, min(columns, len(matrices)))
+    rows = -(-len(matrices) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns + 0.8, 3.2 * rows),
+                             squeeze=False, constrained_layout=True)
+    for ax, matrix, title in zip(axes.flat, matrices, titles, strict=False):  # spare cells: hidden
+        plot_attention(matrix, title=title, ax=ax, vmax=vmax, text_length=text_length,
+                       step_length=step_length)
+    for ax in axes.flat[len(matrices):]:
+        ax.set_visible(False)
+    fig.colorbar(axes.flat[0].images[0], ax=axes, label="attention weight", shrink=0.9)
+    return fig
+
+
+# --------------------------------------------------------------------------- training (notebook 05)
+
+# Loss parts of a "train" record (`Trainer.train`), as drawn by `plot_training_curves`.
+LOSS_PARTS = (
+    ("loss", "total", "#000000"),
+    ("mel", "mel L1", "#1f77b4"),
+    ("postnet", "postnet L1", "#2ca02c"),
+    ("stop", "stop BCE", "#d62728"),
+    ("guided", "guided attention (unweighted)", "#9467bd"),
+)
+
+
+def plot_training_curves(records: list[dict], title: str | None = None, fig=None,
+                         marks: dict[str, int] | None = None):
+    """Training curves from metrics records (the lines of ``metrics.jsonl``, or what
+    `Trainer.train(on_step=...)` passes on).
+
+    Top panel: the total loss and its parts per "train" record against the step, on a log
+    scale, with the learning rate on a twin axis (dashed grey). Bottom panel: the "val"
+    records' focus rate and diagonality (0 to 1). `marks` draws labelled vertical lines,
+    e.g. ``{"resumed": 120}``. Pass `fig` (a `matplotlib.figure.Figure`) to redraw into
+    it, as `LiveTrainingCurves` does; otherwise a new pyplot figure is made.
+    """
+    train = [r for r in records if r.get("type", "train") == "train"]
+    val = [r for r in records if r.get("type") == "val"]
+    if fig is None:
+        fig = plt.figure(figsize=(10, 6.5))
+    else:
+        fig.clear()
+    loss_ax, val_ax = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2, 1]})
+    lr_ax = loss_ax.twinx()
+    steps = [r["step"] for r in train]
+    for key, label, colour in LOSS_PARTS:
+        values = [r[key] for r in train if key in r]
+        if len(values) == len(steps) and steps:
+            loss_ax.plot(steps, values, label=label, color=colour,
+                         linewidth=1.6 if key == "loss" else 1.0)
+    if steps:
+        loss_ax.set_yscale("log")
+        lr_ax.plot(steps, [r.get("lr", float("nan")) for r in train], color="#7f7f7f",
+                   linestyle="--", linewidth=1.0, label="learning rate")
+        lr_ax.yaxis.set_major_formatter(lambda x, _: f"{x:.1e}")
+    loss_ax.set_ylabel("loss (log scale)")
+    lr_ax.set_ylabel("learning rate", color="#7f7f7f")
+    handles, labels = loss_ax.get_legend_handles_labels()
+    lr_handles, lr_labels = lr_ax.get_legend_handles_labels()
+    if handles or lr_handles:  # above the panel, clear of the curves
+        loss_ax.legend(handles + lr_handles, labels + lr_labels, fontsize=8, loc="lower left",
+                       bbox_to_anchor=(0, 1.01), ncol=3, frameon=False)
+    if val:
+        val_steps = [r["step"] for r in val]
+        val_ax.plot(val_steps, [r["focus_rate"] for r in val], "o-", color="#ff7f0e",
+                    label="focus rate")
+        val_ax.plot(val_steps, [r["diagonality"] for r in val], "s-", color="#17becf",
+                    label="diagonality")
+        val_ax.legend(fontsize=8, loc="upper left")
+    else:
+        val_ax.text(0.5, 0.5, "no validation yet (one per epoch)", ha="center", va="center",
+                    transform=val_ax.transAxes, color="#7f7f7f")
+    val_ax.set_ylim(0, 1)
+    val_ax.set_ylabel("validation attention")
+    val_ax.set_xlabel("step")
+    for label, step in (marks or {}).items():
+        for ax in (loss_ax, val_ax):
+            ax.axvline(step, color="#bbbbbb", linestyle=":", linewidth=1.2)
+        loss_ax.annotate(label, (step, 1), xycoords=("data", "axes fraction"), rotation=90,
+                         va="top", ha="right", fontsize=8, color="#7f7f7f")
+    fig.suptitle(title or f"{len(train)} steps, {len(val)} validations")
+    fig.tight_layout()
+    return fig
+
+
+class LiveTrainingCurves:
+    """An ``on_step`` callback for `Trainer.train` that keeps every record in `records`
+    and redraws `plot_training_curves` every `every` steps.
+
+    In Jupyter the curves are one output (a PNG behind an IPython display handle) that each
+    redraw replaces, so the progress bar and the log lines of the same cell stay; outside
+    IPython nothing is shown. The figure is a bare `matplotlib.figure.Figure`, not a pyplot
+    one, so it is never drawn a second time when the cell ends and needs no closing. Call
+    `show()` once more at the end for the last steps. A new instance makes a new output:
+    pass the earlier `records` (and `marks`) to continue a plot in another cell.
+
+    >>> monitor = LiveTrainingCurves(every=10)
+    >>> monitor({"type": "train", "step": 1, "loss": 2.0, "lr": 1e-3})
+    >>> len(monitor.records)
+    1
+    """
+
+    def __init__(self, every: int = 5, title: str | None = None,
+                 records: list[dict] | None = None, marks: dict[str, int] | None = None,
+                 dpi: int = 80) -> None:
+        from matplotlib.figure import Figure
+
+        self.every = max(1, int(every))
+        self.title = title
+        self.records: list[dict] = list(records or [])
+        self.marks = dict(marks or {})
+        self.dpi = dpi
+        self.figure = Figure(figsize=(10, 6.5))
+        self._handle = None
+
+    def __call__(self, record: dict) -> None:
+        self.records.append(record)
+        if record.get("type", "train") == "train" and record.get("step", 0) % self.every == 0:
+            self.show()
+
+    def show(self):
+        """Redraw the curves and replace (or create) the displayed output; returns the figure."""
+        import io
+
+        plot_training_curves(self.records, title=self.title, fig=self.figure, marks=self.marks)
+        try:
+            from IPython import get_ipython
+            from IPython.display import Image, display
+        except ImportError:  # plain Python without IPython: keep the figure, show nothing
+            return self.figure
+        if get_ipython() is None:
+            return self.figure
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png", dpi=self.dpi)
+        image = Image(data=buffer.getvalue(), format="png")
+        if self._handle is None:
+            self._handle = display(image, display_id=True)
+        else:
+            self._handle.update(image)
+        return self.figure
+
+
+def plot_synthesis(result, threshold: float = 0.5, title: str | None = None):
+    """A `SynthesisResult` in three panels: the free-running alignment, the generated mel,
+    and the stop-token probability per frame with the threshold that ends synthesis."""
+    fig, axes = plt.subplots(3, 1, figsize=(9, 8), constrained_layout=True,
+                             gridspec_kw={"height_ratios": [3, 2, 1.2]})
+    plot_attention(result.alignment, title="alignment (free-running)", ax=axes[0])
+    mel = _numpy(result.mel).T
+    axes[1].imshow(mel, aspect="auto", origin="lower", interpolation="none", cmap="magma")
+    axes[1].set_ylabel("mel bin")
+    axes[1].set_title(f"generated log-mel, {result.duration_s:.2f} s")
+    stop = _numpy(result.stop_probs)
+    axes[2].plot(stop, color="#d62728")
+    axes[2].axhline(threshold, linestyle="--", color="#333", linewidth=1)
+    axes[2].set_ylim(-0.05, 1.05)
+    axes[2].set_xlim(0, max(len(stop) - 1, 1))
+    axes[2].set_xlabel("frame")
+    axes[2].set_ylabel("P(stop)")
+    axes[2].set_title("stop token" + (" (stopped by itself)" if result.stopped else " (hit the step limit)"))
+    fig.suptitle(title or result.text)
     return fig

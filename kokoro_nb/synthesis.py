@@ -16,7 +16,7 @@ from .audio import mel_to_audio, write_audio
 from .config import AudioConfig, config_from_dict
 from .corpus import encode_text
 from .files import load_checkpoint_file
-from .model import KokoroTTS, ModelConfig
+from .model import KokoroTTS, model_config_from_dict
 from .text import RussianPhonemeProcessor
 
 
@@ -47,9 +47,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu"
     state = load_checkpoint_file(path)
     if state.get("format") != "kokoro_nb.checkpoint":
         raise ValueError(f"{path}: not a kokoro_nb model file (no 'format' marker)")
-    data = dict(state["model_config"])
-    data["prenet_dims"] = tuple(data["prenet_dims"])
-    model_config = config_from_dict(ModelConfig, data)
+    model_config = model_config_from_dict(state["model_config"])
     audio_config = config_from_dict(AudioConfig, state["audio_config"])
     processor = RussianPhonemeProcessor.from_dict(state["processor"])
     if processor.get_vocab_size() != model_config.vocab_size:

@@ -3,6 +3,8 @@
 One `TrainConfig`, one `Trainer`. A run writes into its output directory:
 
     checkpoint_epoch_N.pth     every `save_every` epochs: everything an exact resume needs
+    checkpoint_epoch_N_step_S.pth  on SIGINT/SIGTERM (Ctrl-C, `kill`) or after repeated
+                               non-finite losses: N epochs done plus part of the next, S steps
     alignment_epoch_N.png      the validation alignment at that checkpoint
     phoneme_processor.pkl      the front end as plain data (+ .json beside it)
     kokoro_russian_final.pth   the trained model for synthesis
@@ -20,8 +22,11 @@ import logging
 import math
 import random
 import re
+import signal
+import threading
 import time
-from dataclasses import asdict, dataclass, fields, replace
+import warnings
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import partial
 from pathlib import Path
 from typing import Callable
@@ -35,6 +40,7 @@ from .corpus import (
     LengthBucketSampler,
     TTSDataset,
     collate_batch,
+    default_cache_dir,
     resolve_corpus_dir,
     split_items,
     validate_corpus,
@@ -50,14 +56,14 @@ from .device import (
 from .files import atomic_torch_save, load_checkpoint_file, load_processor, save_processor
 from .losses import tts_losses
 from .metrics import attention_metrics
-from .model import KokoroTTS, ModelConfig, model_config
+from .model import KokoroTTS, model_config, model_config_from_dict
 from .synthesis import save_alignment_png
 from .text import RussianPhonemeProcessor
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "kokoro_nb.checkpoint"
-CHECKPOINT_PATTERN = re.compile(r"^checkpoint_epoch_(\d+)\.pth$")
+CHECKPOINT_PATTERN = re.compile(r"^checkpoint_epoch_(\d+)(?:_step_(\d+))?\.pth$")
 FINAL_NAME = "kokoro_russian_final.pth"
 PROCESSOR_NAME = "phoneme_processor.pkl"
 METRICS_NAME = "metrics.jsonl"
@@ -74,6 +80,7 @@ class TrainConfig:
     learning_rate: float | None = None   # None: the preset's (PRESET_LEARNING_RATES)
     save_every: int = 2
     preset: str = "default"
+    model_changes: dict = field(default_factory=dict)  # ModelConfig fields to override
     device: str = "auto"
     amp: bool = True
     seed: int = 1234
@@ -81,7 +88,7 @@ class TrainConfig:
     min_val_items: int = 8
     val_max_items: int = 32              # validation items scored each epoch
     grad_clip: float = 1.0
-    warmup_steps: int = 200
+    warmup_steps: int = 50
     lr_half_life_steps: int = 20_000     # exponential decay after warm-up
     min_lr_ratio: float = 0.05
     guided_attention_weight: float = 10.0
@@ -93,6 +100,7 @@ class TrainConfig:
     threads: int | None = None           # torch CPU threads (None: leave torch's default)
     max_steps: int | None = None         # stop after this many optimiser steps
     max_minutes: float | None = None     # stop at the first epoch end past this much time
+    max_nonfinite_steps: int = 10        # stop (with a checkpoint) after this many NaN/Inf in a row
     progress: bool = True                # tqdm bar per epoch
 
     def resolved_learning_rate(self) -> float:
@@ -108,16 +116,35 @@ def lr_factor(step: int, warmup_steps: int, half_life: int, min_ratio: float) ->
     return warm * max(min_ratio, decay)
 
 
+def read_metrics(path: str | Path) -> list[dict]:
+    """The records of a metrics.jsonl (a directory means its metrics.jsonl); a line cut
+    short by a crash is skipped."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / METRICS_NAME
+    records = []
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return records
+
+
 def find_latest_checkpoint(output_dir: str | Path) -> Path | None:
-    """The checkpoint with the highest epoch number in `output_dir` (by name, not mtime)."""
+    """The newest checkpoint in `output_dir` by name, not mtime: the highest completed epoch,
+    and among equal epochs a mid-epoch (``_step_S``) checkpoint after the epoch's own."""
     output_dir = Path(output_dir)
     if not output_dir.is_dir():
         return None
     best = None
     for path in output_dir.iterdir():
         match = CHECKPOINT_PATTERN.match(path.name)
-        if match and path.is_file() and (best is None or int(match.group(1)) > best[0]):
-            best = (int(match.group(1)), path)
+        if match and path.is_file():
+            key = (int(match.group(1)), int(match.group(2)) if match.group(2) else -1)
+            if best is None or key > best[0]:
+                best = (key, path)
     return best[1] if best else None
 
 
@@ -137,17 +164,20 @@ class Trainer:
         self.global_step = 0
         self.last_loss = float("nan")
         self.stop_reason: str | None = None
+        self.batches_done = 0     # batches of the epoch in progress already trained (resume)
+        self.nonfinite_in_row = 0
+        self._signal: int | None = None
 
         checkpoint = self._load_resume(resume)
         if checkpoint is not None:
             self.audio_config = config_from_dict(AudioConfig, checkpoint["audio_config"])
             self.processor = RussianPhonemeProcessor.from_dict(checkpoint["processor"])
-            self.model_config = _model_config_from_dict(checkpoint["model_config"])
+            self.model_config = model_config_from_dict(checkpoint["model_config"])
         else:
             processor_path = self.output / PROCESSOR_NAME
             self.processor = (load_processor(processor_path) if processor_path.exists()
                               else RussianPhonemeProcessor())
-            self.model_config = model_config(config.preset,
+            self.model_config = model_config(config.preset, **config.model_changes,
                                              vocab_size=self.processor.get_vocab_size())
         save_processor(self.processor, self.output / PROCESSOR_NAME)
 
@@ -161,9 +191,10 @@ class Trainer:
         self.corpus_dir = corpus_dir
         train_items, val_items = split_items(report.items, config.val_fraction,
                                              config.min_val_items, seed=config.seed)
-        self.train_set = TTSDataset(train_items, self.processor, self.audio_config, config.cache_dir)
+        cache_dir = config.cache_dir or default_cache_dir()
+        self.train_set = TTSDataset(train_items, self.processor, self.audio_config, cache_dir)
         self.val_set = TTSDataset(val_items[: config.val_max_items], self.processor,
-                                  self.audio_config, config.cache_dir)
+                                  self.audio_config, cache_dir)
 
         torch.manual_seed(config.seed)
         random.seed(config.seed)
@@ -213,6 +244,11 @@ class Trainer:
         self.global_step = int(checkpoint["global_step"])
         self.last_loss = float(checkpoint["loss"])
         previous = checkpoint.get("train_config", {})
+        self.batches_done = int(checkpoint.get("batch_index", 0))
+        if self.batches_done and previous.get("batch_size") != self.config.batch_size:
+            log.warning("The checkpoint stopped inside epoch %d, but the batch size changed: "
+                        "that epoch restarts from its first batch", self.epoch + 1)
+            self.batches_done = 0
         changes = []
         for name in ("batch_size", "epochs"):
             if previous.get(name) != getattr(self.config, name):
@@ -264,6 +300,7 @@ class Trainer:
             "audio_config": asdict(self.audio_config),
             "train_config": config,
             "epoch": self.epoch,
+            "batch_index": self.batches_done,
             "global_step": self.global_step,
             "loss": self.last_loss,
             "phonemes": self.processor.get_phoneme_list(),
@@ -287,6 +324,14 @@ class Trainer:
         log.info("Checkpoint saved: %s", path)
         return path
 
+    def save_interrupted(self) -> Path:
+        """A mid-epoch checkpoint: `epoch` epochs done plus `batches_done` of the next."""
+        path = self.output / f"checkpoint_epoch_{self.epoch}_step_{self.global_step}.pth"
+        atomic_torch_save(self.checkpoint_state(), path)
+        log.info("Checkpoint saved: %s (epoch %d, batch %d)", path, self.epoch + 1,
+                 self.batches_done)
+        return path
+
     def save_final(self) -> Path:
         path = self.output / FINAL_NAME
         atomic_torch_save(self.checkpoint_state(with_optimizer=False), path)
@@ -298,8 +343,12 @@ class Trainer:
         collate = partial(collate_batch, pad_id=self.processor.pad_id,
                           frames_multiple=self.model_config.reduction,
                           log_floor=self.audio_config.log_floor)
+        # A private generator: creating a DataLoader iterator otherwise draws a seed from the
+        # global RNG, and a resumed run (which creates one more iterator) would then see
+        # different dropout masks than an uninterrupted one.
+        generator = torch.Generator().manual_seed(self.config.seed)
         return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate,
-                          num_workers=self.config.num_workers,
+                          num_workers=self.config.num_workers, generator=generator,
                           pin_memory=self.device.type == "cuda")
 
     def _to_device(self, batch: dict) -> dict:
@@ -320,20 +369,37 @@ class Trainer:
                             self.config.stop_pos_weight, self.config.guided_attention_weight,
                             self.config.guided_attention_sigma)
         self.optimizer.zero_grad(set_to_none=True)
-        if self.scaler is not None:
-            self.scaler.scale(losses["total"]).backward()
-            self.scaler.unscale_(self.optimizer)
+        skipped = not bool(torch.isfinite(losses["total"]))
+        grad_norm = torch.tensor(float("nan"))
+        if not skipped:
+            if self.scaler is not None:
+                self.scaler.scale(losses["total"]).backward()
+                self.scaler.unscale_(self.optimizer)
+            else:
+                losses["total"].backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+            if self.scaler is not None:
+                self.scaler.step(self.optimizer)  # skips the update itself on inf/NaN grads
+                self.scaler.update()
+            elif bool(torch.isfinite(grad_norm)):
+                self.optimizer.step()
+            else:
+                skipped = True
+        if skipped:  # a NaN/Inf loss or gradient: the weights stay as they were
+            self.optimizer.zero_grad(set_to_none=True)
+            self.nonfinite_in_row += 1
+            log.warning("Non-finite loss or gradient at step %d (batch %s): step skipped",
+                        self.global_step + 1, ", ".join(batch["item_ids"]))
         else:
-            losses["total"].backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
-        if self.scaler is not None:
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-        else:
-            self.optimizer.step()
-        self.scheduler.step()
+            self.nonfinite_in_row = 0
+        with warnings.catch_warnings():
+            # A skipped first step makes torch warn that the scheduler ran before the
+            # optimizer; the schedule counts steps, skipped or not, on purpose.
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)`")
+            self.scheduler.step()
         self.global_step += 1
-        return {k: float(v.detach()) for k, v in losses.items()} | {"grad_norm": float(grad_norm)}
+        record = {k: float(v.detach()) for k, v in losses.items()} | {"grad_norm": float(grad_norm)}
+        return record | ({"skipped": True} if skipped else {})
 
     @torch.no_grad()
     def validate(self) -> dict:
@@ -372,7 +438,8 @@ class Trainer:
 
     def train(self, on_step: Callable[[dict], None] | None = None) -> Path:
         """Train to `epochs` (or `max_steps` / `max_minutes`); write checkpoints and the final
-        model; return the final model's path. `on_step` gets each step's metrics record."""
+        model; return the final model's path. `on_step` gets every metrics record as it is
+        written: each step's ("type": "train") and each validation's ("type": "val")."""
         from tqdm.auto import tqdm
 
         config = self.config
@@ -383,18 +450,52 @@ class Trainer:
         sampler = LengthBucketSampler(self.train_set.frame_lengths(), config.batch_size,
                                       seed=config.seed)
         started = time.time()
+        previous_handlers = self._install_signal_handlers()
+        try:
+            return self._train_epochs(start_epoch, sampler, started, on_step, tqdm)
+        finally:
+            for signum, handler in previous_handlers.items():
+                signal.signal(signum, handler)
+
+    def _install_signal_handlers(self) -> dict:
+        """SIGINT (Ctrl-C, a notebook's interrupt) and SIGTERM (`kill`, a scheduler) ask the
+        loop to stop after the current step with a resumable checkpoint."""
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+
+        def request_stop(signum, _frame):
+            if self._signal is not None:  # a second Ctrl-C: stop at once
+                raise KeyboardInterrupt
+            self._signal = signum
+            log.warning("Received %s: stopping after this step with a checkpoint",
+                        signal.Signals(signum).name)
+
+        previous = {}
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, request_stop)
+        return previous
+
+    def _train_epochs(self, start_epoch, sampler, started, on_step, tqdm) -> Path:
+        config = self.config
         for epoch in range(start_epoch, config.epochs + 1):
             sampler.set_epoch(epoch)
-            loader = self._loader(self.train_set, sampler)
+            batches = sampler.batches()
+            skip = self.batches_done if epoch == start_epoch else 0
+            if skip:
+                log.info("Epoch %d: skipping the %d batches trained before the stop", epoch, skip)
+            loader = self._loader(self.train_set, batches[skip:])
+            self.batches_done = skip
             bar = tqdm(loader, desc=f"Epoch {epoch}/{config.epochs}", disable=not config.progress,
-                       leave=True)
+                       leave=True, initial=skip, total=len(batches))
             total, count = 0.0, 0
-            for batch_index, batch in enumerate(bar):
+            for batch_index, batch in enumerate(bar, start=skip):
                 step_start = time.time()
                 lr = self.optimizer.param_groups[0]["lr"]  # the rate this step uses
                 record = self.train_step(batch)
-                total += record["total"]
-                count += 1
+                self.batches_done = batch_index + 1
+                if not record.get("skipped"):
+                    total += record["total"]
+                    count += 1
                 record = {"type": "train", "step": self.global_step, "epoch": epoch,
                           "loss": record.pop("total"), **record,
                           "lr": lr,
@@ -406,6 +507,16 @@ class Trainer:
                 if (self.device.type == "mps" and config.mps_empty_cache_every
                         and (batch_index + 1) % config.mps_empty_cache_every == 0):
                     empty_cache(self.device)
+                if self.nonfinite_in_row >= config.max_nonfinite_steps:
+                    path = self.save_interrupted()
+                    raise RuntimeError(
+                        f"{self.nonfinite_in_row} non-finite losses or gradients in a row (last "
+                        f"batch: {', '.join(record_ids(batch))}); lower the learning rate or "
+                        f"check those items, then resume from {path}")
+                if self._signal is not None:
+                    self.stop_reason = f"{signal.Signals(self._signal).name} received"
+                    self.save_interrupted()
+                    break
                 if config.max_steps is not None and self.global_step >= config.max_steps:
                     self.stop_reason = f"max_steps {config.max_steps} reached"
                     break
@@ -413,10 +524,15 @@ class Trainer:
             if self.stop_reason:  # a partial epoch: no epoch checkpoint for it
                 break
             self.epoch = epoch
+            self.batches_done = 0
             self.last_loss = total / max(count, 1)
             log.info("Epoch %d completed. Average loss: %.3f", epoch, self.last_loss)
             val = self.validate()
-            self._write_metrics({"type": "val", "step": self.global_step, "epoch": epoch, **val})
+            val_record = {"type": "val", "step": self.global_step, "epoch": epoch,
+                          "elapsed_s": round(time.time() - started, 1), **val}
+            self._write_metrics(val_record)
+            if on_step is not None:
+                on_step(val_record)
             log.info("Validation: loss %.3f, focus rate %.3f, diagonality %.3f",
                      val["val_total"], val["focus_rate"], val["diagonality"])
             out_of_time = (config.max_minutes is not None
@@ -432,7 +548,13 @@ class Trainer:
                 break
         if self.stop_reason:
             log.info("Stopping early: %s", self.stop_reason)
+        if self._signal is not None:  # not finished: the interrupted checkpoint is the result
+            return find_latest_checkpoint(self.output)
         return self.save_final()
+
+
+def record_ids(batch: dict) -> list[str]:
+    return [str(i) for i in batch.get("item_ids", [])]
 
 
 def _to_tuple(value):
@@ -442,14 +564,33 @@ def _to_tuple(value):
     return value
 
 
-def _model_config_from_dict(data: dict) -> ModelConfig:
-    data = dict(data)
-    if "prenet_dims" in data:
-        data["prenet_dims"] = tuple(data["prenet_dims"])
-    return config_from_dict(ModelConfig, data)
-
-
 def train_config_from_args(**kwargs) -> TrainConfig:
     """A TrainConfig from keyword arguments, ignoring None (= keep the default)."""
     known = {f.name for f in fields(TrainConfig)}
     return replace(TrainConfig(), **{k: v for k, v in kwargs.items() if k in known and v is not None})
+
+
+def compare_attention_kinds(steps: int = 300, corpus: str | None = None, seed: int = 1234,
+                            batch_size: int = 16) -> list[dict]:
+    """Train the demo model twice for `steps` steps from the same start, once with
+    location-aware and once with content-only attention, and score each one's alignment on
+    the same validation sentence (what notebook 06 shows)."""
+    import tempfile
+
+    from .evaluation import teacher_forced_alignment
+
+    rows = []
+    for kind in ("location", "content"):
+        with tempfile.TemporaryDirectory() as output:
+            config = TrainConfig(corpus=corpus, output=output, preset="demo", batch_size=batch_size,
+                                 epochs=10_000, max_steps=steps, seed=seed, progress=False,
+                                 model_changes={"attention": kind})
+            trainer = Trainer(config)
+            trainer.train()
+            item = trainer.val_set.items[0]
+            result = teacher_forced_alignment(trainer.model, trainer.processor,
+                                              trainer.audio_config, item, config.cache_dir)
+        rows.append({"attention": kind, "steps": trainer.global_step,
+                     "focus_rate": result["focus_rate"], "diagonality": result["diagonality"],
+                     "attention_matrix": result["attention"], "text": item.text})
+    return rows

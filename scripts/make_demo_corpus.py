@@ -192,10 +192,38 @@ sound like espeak-ng at best.
     (OUT_DIR / "README.md").write_text(text, encoding="utf-8")
 
 
+def write_held_out(directory: Path, workers: int) -> None:
+    """Synthesize the sentences the bundled corpus leaves out into a separate RUSLAN-layout
+    corpus at `directory` (not shipped): sentences no demo model was trained on, with
+    reference audio, for `python -m kokoro_nb evaluate --corpus DIRECTORY`."""
+    sentences = [ln.strip() for ln in SENTENCES.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    bundled = {ln.split("|", 1)[1] for ln in
+               (OUT_DIR / METADATA_NAME).read_text(encoding="utf-8").splitlines() if "|" in ln}
+    jobs, lines = [], []
+    wav_dir = directory / "wavs"
+    wav_dir.mkdir(parents=True, exist_ok=True)
+    for i, text in enumerate(sentences, start=1):
+        if text not in bundled:
+            utt_id = f"{i:06d}_DEMO"
+            jobs.append((utt_id, text, str(wav_dir)))
+            lines.append(f"{utt_id}|{text}\n")
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(synth_one, jobs, chunksize=4))
+    (directory / METADATA_NAME).write_text("".join(lines), encoding="utf-8")
+    seconds = sum(n for _, n, _ in results) / SAMPLE_RATE
+    print(f"held-out corpus: {len(results)} clips, {seconds / 60:.1f} min, in {directory}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--held-out", type=Path, default=None, metavar="DIR",
+                    help="instead: write the sentences the bundled corpus leaves out, as a "
+                         "separate corpus in DIR (for evaluation; not shipped)")
     args = ap.parse_args()
+    if args.held_out is not None:
+        write_held_out(args.held_out, args.workers)
+        return
 
     t0 = time.perf_counter()
     version = espeak_version()

@@ -10,10 +10,14 @@ def run_cli(*args, check=True):
                           text=True, check=check, timeout=600)
 
 
-def test_demo_prints_sample_sentences():
-    out = run_cli("demo").stdout
+def test_demo_trains_and_speaks(tmp_path):
+    out_dir = tmp_path / "demo"
+    out = run_cli("demo", "--minutes", "0.05", "--output", str(out_dir), "--no-progress").stdout
     assert "/prʲivʲet/" in out and "stress: syllable 1" in out
-    assert "model input:" in out
+    assert "Speaking a sentence the model has never heard" in out
+    assert (out_dir / "demo.wav").stat().st_size > 1000
+    assert (out_dir / "demo_alignment.png").exists()
+    assert (out_dir / "kokoro_russian_final.pth").exists()
 
 
 def test_g2p_json():

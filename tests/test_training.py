@@ -126,7 +126,7 @@ def test_resume_with_a_new_learning_rate(trained, corpus, tmp_path):
               "--cache-dir", str(cache), "--no-progress", "--threads", "1")
     assert "learning_rate 0.001 -> 0.0005" in log
     first = [m for m in metrics(copy) if m["type"] == "train" and m["epoch"] == 2][0]
-    expected = 5e-4 * lr_factor(state["global_step"], 200, 20_000, 0.05)
+    expected = 5e-4 * lr_factor(state["global_step"], 50, 20_000, 0.05)
     assert first["lr"] == pytest.approx(expected, rel=1e-6)
 
 
@@ -167,3 +167,50 @@ def test_final_model_has_no_optimizer(trained):
     latest = load_checkpoint_file(find_latest_checkpoint(out))
     assert final["global_step"] == latest["global_step"]
     assert torch.is_tensor(final["model"]["mel_mean"])
+
+
+def test_run_helpers_for_notebook_06(trained, corpus):
+    import matplotlib.pyplot as plt
+
+    from kokoro_nb.course import load_run
+    from kokoro_nb.evaluation import checkpoint_alignments
+    from kokoro_nb.plots import plot_synthesis
+    from kokoro_nb.synthesis import Synthesizer
+    from kokoro_nb.training import read_metrics
+
+    out, cache, _ = trained
+    run_info = load_run(out)
+    assert [p.name for p in run_info.checkpoints][:2] == ["checkpoint_epoch_1.pth",
+                                                          "checkpoint_epoch_2.pth"]
+    assert run_info.validation_item.text in SENTENCES
+    records = read_metrics(out)
+    assert records == run_info.metrics()
+    assert {"train", "val"} == {r["type"] for r in records}
+    assert all("elapsed_s" in r for r in records if r["type"] == "val")
+    rows = checkpoint_alignments(run_info.checkpoints, run_info.validation_item, limit=2,
+                                 cache_dir=cache)
+    assert [r["name"].split(",")[0] for r in rows] == ["epoch 1", f"epoch {len(run_info.checkpoints)}"]
+    assert rows[0]["attention"].shape[1] == len(rows[0]["symbols"])
+    result = Synthesizer(run_info.final_model).synthesize("Мама мыла раму.")
+    fig = plot_synthesis(result)
+    assert len(fig.axes) >= 3
+    plt.close(fig)
+
+
+def test_compare_attention_kinds_trains_both(corpus, tmp_path, monkeypatch):
+    from kokoro_nb.training import compare_attention_kinds
+
+    monkeypatch.setenv("KOKORO_NB_CACHE", str(tmp_path / "cache"))
+    rows = compare_attention_kinds(steps=2, corpus=str(corpus), batch_size=4)
+    assert [r["attention"] for r in rows] == ["location", "content"]
+    assert all(r["steps"] == 2 and 0 <= r["focus_rate"] <= 1 for r in rows)
+
+
+def test_held_out_sentences_are_not_in_the_demo_corpus():
+    from kokoro_nb.corpus import METADATA_NAME, demo_corpus_dir
+    from kokoro_nb.course import held_out_sentences
+
+    held_out = held_out_sentences()
+    corpus_text = (demo_corpus_dir() / METADATA_NAME).read_text(encoding="utf-8")
+    assert len(held_out) >= 20
+    assert not any(f"|{s}\n" in corpus_text for s in held_out)

@@ -1,0 +1,122 @@
+"""Stopping and resuming: SIGTERM mid-epoch, exact resume, non-finite losses."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from kokoro_nb.files import load_checkpoint_file
+from kokoro_nb.training import Trainer, TrainConfig, find_latest_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+WORDS = ["мама", "папа", "кот", "дом", "лес", "сад", "мир", "день", "ночь", "река"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """Forty short two-word clips: enough batches per epoch to interrupt one."""
+    root = tmp_path_factory.mktemp("corpus40")
+    (root / "wavs").mkdir()
+    lines = []
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        text = f"{WORDS[i % 10].capitalize()} и {WORDS[(i * 3 + 1) % 10]}."
+        t = np.arange(int(0.5 * 22_050)) / 22_050
+        wave = 0.3 * np.sin(2 * np.pi * (150 + 10 * (i % 7)) * t) + 0.01 * rng.standard_normal(len(t))
+        sf.write(str(root / "wavs" / f"u{i:02d}.wav"), wave, 22_050)
+        lines.append(f"u{i:02d}|{text}")
+    (root / "metadata_RUSLAN_22200.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+def train_args(corpus, out, cache, *extra):
+    return [sys.executable, "-m", "kokoro_nb", "train", "--corpus", str(corpus), "--output",
+            str(out), "--preset", "demo", "--batch-size", "2", "--save-every", "1", "--cache-dir",
+            str(cache), "--no-progress", "--threads", "1", *extra]
+
+
+def train_records(out):
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if r["type"] == "train"]
+
+
+def test_sigterm_mid_epoch_then_exact_resume(corpus, tmp_path):
+    cache = tmp_path / "cache"
+    straight = tmp_path / "straight"
+    subprocess.run(train_args(corpus, straight, cache, "--epochs", "2"), check=True,
+                   capture_output=True, cwd=ROOT, timeout=600)
+
+    stopped = tmp_path / "stopped"
+    process = subprocess.Popen(train_args(corpus, stopped, cache, "--epochs", "2"),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        metrics = stopped / "metrics.jsonl"
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    log, _ = process.communicate(timeout=300)
+    assert process.returncode == 0, log
+    assert "Received SIGTERM" in log
+    interrupted = find_latest_checkpoint(stopped)
+    assert interrupted is not None and "_step_" in interrupted.name, log
+    state = load_checkpoint_file(interrupted)
+    assert state["epoch"] == 0 and 0 < state["batch_index"] < 16
+    assert not (stopped / "kokoro_russian_final.pth").exists()
+
+    resumed_log = subprocess.run(train_args(corpus, stopped, cache, "--epochs", "2", "--resume", "auto"),
+                                 check=True, capture_output=True, text=True, cwd=ROOT,
+                                 timeout=600).stderr
+    assert f"skipping the {state['batch_index']} batches" in resumed_log
+
+    # Same steps, same losses, bit-identical weights: nothing repeated, nothing skipped.
+    a, b = train_records(straight), train_records(stopped)
+    assert [r["step"] for r in a] == [r["step"] for r in b] == list(range(1, len(a) + 1))
+    assert [r["loss"] for r in a] == [r["loss"] for r in b]
+    final_a = load_checkpoint_file(straight / "kokoro_russian_final.pth")["model"]
+    final_b = load_checkpoint_file(stopped / "kokoro_russian_final.pth")["model"]
+    assert all(torch.equal(final_a[k], final_b[k]) for k in final_a)
+
+
+def test_non_finite_losses_skip_steps_then_stop_with_a_checkpoint(corpus, tmp_path, monkeypatch):
+    monkeypatch.setenv("KOKORO_NB_CACHE", str(tmp_path / "cache"))
+    config = TrainConfig(corpus=str(corpus), output=str(tmp_path / "nan"), preset="demo",
+                         batch_size=2, epochs=1, progress=False, threads=1, max_nonfinite_steps=3)
+    trainer = Trainer(config)
+    before = {k: v.detach().clone() for k, v in trainer.model.named_parameters()}
+    original = trainer.model.forward
+
+    def poisoned(*args, **kwargs):
+        out = original(*args, **kwargs)
+        out["mel"] = out["mel"] * float("nan")
+        return out
+
+    monkeypatch.setattr(trainer.model, "forward", poisoned)
+    with pytest.raises(RuntimeError, match="3 non-finite losses .* resume from"):
+        trainer.train()
+    saved = find_latest_checkpoint(tmp_path / "nan")
+    assert saved is not None and saved.name == "checkpoint_epoch_0_step_3.pth"
+    after = load_checkpoint_file(saved)["model"]
+    # The weights never took a NaN step (batch-norm statistics may move; weights may not).
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    records = train_records(tmp_path / "nan")
+    assert [r.get("skipped") for r in records] == [True, True, True]
+
+
+def test_find_latest_checkpoint_orders_by_epoch_then_step(tmp_path):
+    for name in ("checkpoint_epoch_2.pth", "checkpoint_epoch_10.pth", "checkpoint_epoch_9_step_500.pth",
+                 "checkpoint_epoch_10_step_20.pth", "notes.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    os.utime(tmp_path / "checkpoint_epoch_2.pth", (2e9, 2e9))  # newest mtime must not matter
+    assert find_latest_checkpoint(tmp_path).name == "checkpoint_epoch_10_step_20.pth"
+    (tmp_path / "checkpoint_epoch_11.pth").write_bytes(b"x")
+    assert find_latest_checkpoint(tmp_path).name == "checkpoint_epoch_11.pth"
