@@ -359,15 +359,20 @@ class Trainer:
         with open(self.output / METRICS_NAME, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
 
-    def train_step(self, batch: dict) -> dict:
-        self.model.train()
-        batch = self._to_device(batch)
+    def _forward_losses(self, batch: dict) -> tuple[dict, dict]:
+        """Teacher-forced outputs and losses of a batch already on the device."""
         with autocast(self.device, self.precision):
             outputs = self.model(batch["ids"], batch["stress"], batch["text_lengths"],
                                  batch["mels"], batch["mel_lengths"])
         losses = tts_losses(outputs, batch, self.model_config.reduction,
                             self.config.stop_pos_weight, self.config.guided_attention_weight,
                             self.config.guided_attention_sigma)
+        return outputs, losses
+
+    def train_step(self, batch: dict) -> dict:
+        self.model.train()
+        batch = self._to_device(batch)
+        _, losses = self._forward_losses(batch)
         self.optimizer.zero_grad(set_to_none=True)
         skipped = not bool(torch.isfinite(losses["total"]))
         grad_norm = torch.tensor(float("nan"))
@@ -413,12 +418,7 @@ class Trainer:
         first_attention = None
         for batch in self._loader(self.val_set, sampler):
             batch = self._to_device(batch)
-            with autocast(self.device, self.precision):
-                outputs = self.model(batch["ids"], batch["stress"], batch["text_lengths"],
-                                     batch["mels"], batch["mel_lengths"])
-            losses = tts_losses(outputs, batch, self.model_config.reduction,
-                                self.config.stop_pos_weight, self.config.guided_attention_weight,
-                                self.config.guided_attention_sigma)
+            outputs, losses = self._forward_losses(batch)
             n = len(batch["item_ids"])
             steps = -(-batch["mel_lengths"] // self.model_config.reduction)
             metrics = attention_metrics(outputs["attention"], batch["text_lengths"], steps)
