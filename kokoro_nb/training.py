@@ -53,7 +53,13 @@ from .device import (
     empty_cache,
     make_grad_scaler,
 )
-from .files import atomic_torch_save, load_checkpoint_file, load_processor, save_processor
+from .files import (
+    atomic_torch_save,
+    atomic_write_bytes,
+    load_checkpoint_file,
+    load_processor,
+    save_processor,
+)
 from .losses import tts_losses
 from .metrics import attention_metrics
 from .model import KokoroTTS, model_config, model_config_from_dict
@@ -155,6 +161,8 @@ class Trainer:
         self.config = config
         self.output = Path(config.output)
         self.output.mkdir(parents=True, exist_ok=True)
+        for stale in self.output.glob(".*.tmp"):  # left by a write that a crash interrupted
+            stale.unlink(missing_ok=True)
         if config.threads:
             torch.set_num_threads(config.threads)
         self.device = choose_device(config.device)
@@ -287,7 +295,7 @@ class Trainer:
                     kept.append(line)
             except json.JSONDecodeError:
                 continue  # a line cut by a crash
-        path.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
+        atomic_write_bytes(path, "".join(k + "\n" for k in kept).encode("utf-8"))
 
     # ----------------------------------------------------------------- checkpoints
     def checkpoint_state(self, with_optimizer: bool = True) -> dict:

@@ -120,3 +120,30 @@ def test_find_latest_checkpoint_orders_by_epoch_then_step(tmp_path):
     assert find_latest_checkpoint(tmp_path).name == "checkpoint_epoch_10_step_20.pth"
     (tmp_path / "checkpoint_epoch_11.pth").write_bytes(b"x")
     assert find_latest_checkpoint(tmp_path).name == "checkpoint_epoch_11.pth"
+
+
+def test_kill_9_at_random_moments_never_loses_more_than_the_last_save(corpus, tmp_path):
+    """Ten SIGKILLs at random moments (during steps, validation and checkpoint writes):
+    every checkpoint on disk always loads, `--resume auto` always continues, and the run
+    still ends with one contiguous step history."""
+    import random
+
+    out, cache = tmp_path / "killed", tmp_path / "cache"
+    rng = random.Random(7)
+    args = train_args(corpus, out, cache, "--epochs", "6", "--resume", "auto")
+    for trial in range(10):
+        process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   cwd=ROOT)
+        time.sleep(rng.uniform(2.0, 6.0))
+        process.kill()
+        process.wait(timeout=60)
+        for path in out.glob("checkpoint_*.pth"):
+            state = load_checkpoint_file(path)  # raises if half-written
+            assert state["format"] == "kokoro_nb.checkpoint", (trial, path)
+    assert list(out.glob("checkpoint_*.pth")), "no kill landed after a checkpoint"
+    subprocess.run(args, check=True, capture_output=True, cwd=ROOT, timeout=600)
+    steps = [r["step"] for r in train_records(out)]
+    assert steps == list(range(1, len(steps) + 1))
+    final = load_checkpoint_file(out / "kokoro_russian_final.pth")
+    assert final["epoch"] == 6 and final["global_step"] == steps[-1]
+    assert not list(out.glob(".*.tmp"))
