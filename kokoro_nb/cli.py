@@ -16,9 +16,6 @@ import sys
 SAMPLE_SENTENCES = (
     "Привет, как дела?",
     "Сегодня хорошая погода, и мы пойдём гулять в парк.",
-    "В 1812 году армия Наполеона вошла в Москву.",
-    "Ты читал эту книгу? Конечно, ещё в школе!",
-    "Здравствуйте! Говорите, пожалуйста, по-русски.",
 )
 
 
@@ -110,7 +107,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     processor = RussianPhonemeProcessor(rules=args.rules)
     print("1. The Russian front end (text -> phonemes with stress)\n")
-    for sentence in SAMPLE_SENTENCES[:2]:
+    for sentence in SAMPLE_SENTENCES:
         print(f"  {sentence}")
         for word, phonemes, stress in processor.process_text(sentence):
             print(f"    {word:<14} /{processor.to_ipa(phonemes)}/  "

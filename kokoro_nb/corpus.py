@@ -623,6 +623,12 @@ def collate_batch(examples: list[dict], pad_id: int = 0, mel_pad_value: float | 
     }
 
 
+def batch_to_device(batch: dict, device: torch.device | str, non_blocking: bool = False) -> dict:
+    """A collated batch with its tensors moved to `device` (other entries unchanged)."""
+    return {k: v.to(device, non_blocking=non_blocking) if torch.is_tensor(v) else v
+            for k, v in batch.items()}
+
+
 class LengthBucketSampler(Sampler[list[int]]):
     """Batches of similar length (less padding, faster epochs), in a seeded random order.
 

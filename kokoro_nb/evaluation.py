@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from .corpus import TTSDataset, collate_batch, validate_corpus
+from .corpus import TTSDataset, batch_to_device, collate_batch, validate_corpus
 from .losses import masked_l1
 from .metrics import attention_metrics
 from .synthesis import load_model
@@ -36,7 +36,7 @@ def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path, limit: int |
         examples = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
         batch = collate_batch(examples, processor.pad_id, frames_multiple=r,
                               log_floor=audio_config.log_floor)
-        batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        batch = batch_to_device(batch, device)
         out = model(batch["ids"], batch["stress"], batch["text_lengths"], batch["mels"],
                     batch["mel_lengths"])
         steps = -(-batch["mel_lengths"] // r)
@@ -82,7 +82,7 @@ def teacher_forced_alignment(model, processor, audio_config, item, cache_dir=Non
     batch = collate_batch([dataset[0]], processor.pad_id, frames_multiple=r,
                           log_floor=audio_config.log_floor)
     device = next(model.parameters()).device
-    batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+    batch = batch_to_device(batch, device)
     was_training = model.training
     model.eval()
     out = model(batch["ids"], batch["stress"], batch["text_lengths"], batch["mels"],

@@ -25,6 +25,10 @@ import torch
 from .text import RussianPhonemeProcessor
 
 
+# The "format" entry of every checkpoint and final model file this package writes.
+CHECKPOINT_FORMAT = "kokoro_nb.checkpoint"
+
+
 class UnsafeFileError(ValueError):
     """A file asked for code or objects where only plain data belongs."""
 

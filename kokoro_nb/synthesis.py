@@ -15,7 +15,7 @@ import torch
 from .audio import mel_to_audio, write_audio
 from .config import AudioConfig, config_from_dict
 from .corpus import encode_text
-from .files import load_checkpoint_file
+from .files import CHECKPOINT_FORMAT, load_checkpoint_file
 from .model import KokoroTTS, model_config_from_dict
 from .text import RussianPhonemeProcessor
 
@@ -45,7 +45,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu"
     fit its own model config (a file from another version or another preset).
     """
     state = load_checkpoint_file(path)
-    if state.get("format") != "kokoro_nb.checkpoint":
+    if state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: not a kokoro_nb model file (no 'format' marker)")
     model_config = model_config_from_dict(state["model_config"])
     audio_config = config_from_dict(AudioConfig, state["audio_config"])

@@ -39,6 +39,7 @@ from .config import AudioConfig, config_from_dict
 from .corpus import (
     LengthBucketSampler,
     TTSDataset,
+    batch_to_device,
     collate_batch,
     default_cache_dir,
     resolve_corpus_dir,
@@ -54,6 +55,7 @@ from .device import (
     make_grad_scaler,
 )
 from .files import (
+    CHECKPOINT_FORMAT,
     atomic_torch_save,
     atomic_write_bytes,
     load_checkpoint_file,
@@ -68,7 +70,6 @@ from .text import RussianPhonemeProcessor
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_FORMAT = "kokoro_nb.checkpoint"
 CHECKPOINT_PATTERN = re.compile(r"^checkpoint_epoch_(\d+)(?:_step_(\d+))?\.pth$")
 FINAL_NAME = "kokoro_russian_final.pth"
 PROCESSOR_NAME = "phoneme_processor.pkl"
@@ -360,8 +361,7 @@ class Trainer:
                           pin_memory=self.device.type == "cuda")
 
     def _to_device(self, batch: dict) -> dict:
-        return {k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v
-                for k, v in batch.items()}
+        return batch_to_device(batch, self.device, non_blocking=True)
 
     def _write_metrics(self, record: dict) -> None:
         with open(self.output / METRICS_NAME, "a", encoding="utf-8") as handle:
