@@ -5,6 +5,16 @@ Each section warms up before timing and reports medians over repeats. Sections:
 - ``g2p``: lexicon load time, `process_word` words/s uncached and cached.
 - ``features``: mel extraction speed (seconds of audio per second) and one epoch of data
   loading over the demo corpus, cold (empty feature cache) and cached.
+- ``training``: median optimiser-step time, mel frames per second and peak memory for each
+  preset and batch size, with and without mixed precision where the device has it. Each
+  configuration runs in a fresh process (so the peak RSS is its own) through
+  `Trainer.train_step`, the exact step training uses, on a fixed batch of demo-corpus clips
+  of median length.
+- ``synthesis``: real-time factor (compute seconds per second of audio; below 1 is faster
+  than real time) of the acoustic model and of the Griffin-Lim vocoder, separately. The
+  model runs a fixed number of decoder steps, the length of a median demo clip; its speed
+  does not depend on its weights, so no trained model is needed.
+- ``profile`` (only on request): the operators that dominate one training step.
 """
 
 from __future__ import annotations
@@ -17,7 +27,8 @@ import sys
 import time
 from typing import Callable
 
-SECTIONS = ("g2p", "features")
+SECTIONS = ("g2p", "features", "training", "synthesis", "profile")
+DEFAULT_SECTIONS = ("g2p", "features", "training", "synthesis")
 
 
 def machine_info() -> dict:
@@ -127,9 +138,231 @@ def bench_features(repeats: int = 3) -> dict:
     }
 
 
-def run_bench(only: list[str] | None = None, device: str = "auto") -> dict:
-    """Run the selected sections (all by default) and return one JSON-ready dict."""
-    selected = list(only) if only else list(SECTIONS)
+def _bench_batch(trainer, batch_size: int) -> dict:
+    """`batch_size` training clips around the median length, collated the way training does."""
+    from .corpus import collate_batch
+
+    dataset = trainer.train_set
+    lengths = dataset.frame_lengths()
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    start = max(0, min(len(order) - batch_size, len(order) // 2 - batch_size // 2))
+    chosen = order[start:start + batch_size]
+    if len(chosen) < batch_size:
+        raise ValueError(f"the demo corpus has only {len(order)} training clips")
+    return collate_batch([dataset[i] for i in chosen], pad_id=trainer.processor.pad_id,
+                         frames_multiple=trainer.model_config.reduction,
+                         log_floor=trainer.audio_config.log_floor)
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
+
+
+def _sync(device) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def _train_config_run(spec: dict) -> dict:
+    """One training configuration (runs in its own process): median step time and memory."""
+    import tempfile
+
+    import torch
+
+    from .training import TrainConfig, Trainer
+
+    if spec.get("threads"):
+        torch.set_num_threads(spec["threads"])
+    with tempfile.TemporaryDirectory() as output:
+        config = TrainConfig(output=output, preset=spec["preset"], batch_size=spec["batch_size"],
+                             device=spec["device"], amp=spec["amp"], cache_dir=spec["cache_dir"],
+                             progress=False)
+        trainer = Trainer(config)
+        device = trainer.device
+        batch = _bench_batch(trainer, spec["batch_size"])
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        for _ in range(spec["warmup"]):
+            trainer.train_step(batch)
+        times = []
+        for _ in range(spec["repeats"]):
+            _sync(device)
+            start = time.perf_counter()
+            trainer.train_step(batch)
+            _sync(device)
+            times.append(time.perf_counter() - start)
+        step = statistics.median(times)
+        frames = int(batch["mel_lengths"].sum())
+        result = {
+            "preset": spec["preset"], "batch_size": spec["batch_size"],
+            "precision": trainer.precision.name, "device": device.type,
+            "parameters": sum(p.numel() for p in trainer.model.parameters()),
+            "mel_frames_per_batch": frames,
+            "decoder_steps": int(batch["mels"].shape[1]) // trainer.model_config.reduction,
+            "median_step_s": round(step, 4),
+            "min_step_s": round(min(times), 4),
+            "mel_frames_per_s": round(frames / step, 1),
+            "audio_seconds_per_s": round(frames * trainer.audio_config.hop_length
+                                         / trainer.audio_config.sample_rate / step, 2),
+            "peak_rss_mb": round(_peak_rss_mb(), 1),
+            "repeats": spec["repeats"],
+        }
+        if device.type == "cuda":
+            result["peak_allocated_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+        elif device.type == "mps":
+            result["mps_driver_allocated_mb"] = round(torch.mps.driver_allocated_memory() / 2**20, 1)
+        return result
+
+
+def _in_fresh_process(fn, spec: dict) -> dict:
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(fn, (spec,))
+
+
+def _shared_feature_cache() -> str:
+    """A feature cache for the bench, filled once (the same place training uses)."""
+    from .corpus import default_cache_dir
+
+    return str(default_cache_dir())
+
+
+def bench_training(device: str = "auto", presets=("demo", "default"), batch_sizes=(8, 16),
+                   warmup: int = 2, repeats: int = 5, threads: int | None = None) -> dict:
+    """Step time, frames/s and peak memory per preset, batch size and precision."""
+    from .device import choose_device, choose_precision
+
+    resolved = choose_device(device)
+    precisions = [False]
+    if choose_precision(resolved, True).dtype is not None:
+        precisions.append(True)
+    runs = []
+    for preset in presets:
+        for batch_size in batch_sizes:
+            for amp in precisions:
+                spec = {"preset": preset, "batch_size": batch_size, "device": str(resolved),
+                        "amp": amp, "warmup": warmup, "repeats": repeats, "threads": threads,
+                        "cache_dir": _shared_feature_cache()}
+                runs.append(_in_fresh_process(_train_config_run, spec))
+    note = None if len(precisions) > 1 else f"mixed precision is not used on {resolved.type}"
+    return {"device": str(resolved), "runs": runs} | ({"amp_note": note} if note else {})
+
+
+def _synthesis_run(spec: dict) -> dict:
+    import torch
+
+    from .audio import mel_to_audio
+    from .config import AudioConfig
+    from .corpus import TTSDataset, demo_corpus_dir, encode_text, validate_corpus
+    from .device import choose_device
+    from .model import KokoroTTS, model_config
+    from .text import RussianPhonemeProcessor
+
+    if spec.get("threads"):
+        torch.set_num_threads(spec["threads"])
+    device = choose_device(spec["device"])
+    config = AudioConfig()
+    processor = RussianPhonemeProcessor()
+    report = validate_corpus(demo_corpus_dir(), config, processor)
+    items = sorted(report.items, key=lambda item: item.frames)
+    item = items[len(items) // 2]
+    mel = TTSDataset([item], processor, config, spec["cache_dir"])[0]["mel"].T.contiguous()
+    frames = mel.shape[1]                                                   # mel: (n_mels, T)
+    audio_s = frames * config.hop_length / config.sample_rate
+    torch.manual_seed(0)
+    model = KokoroTTS(model_config(spec["preset"], vocab_size=processor.get_vocab_size()))
+    model.to(device).eval()
+    ids, stress = encode_text(processor, item.text)
+    ids_t = torch.tensor([ids], device=device)
+    stress_t = torch.tensor([stress], device=device)
+    steps = -(-frames // model.config.reduction)
+
+    def infer():
+        model.infer(ids_t, stress_t, max_steps=steps, min_steps=steps)
+        _sync(device)
+
+    def vocode():
+        mel_to_audio(mel, config)
+
+    infer()
+    vocode()
+    t_model = _median_seconds(infer, spec["repeats"])
+    t_vocoder = _median_seconds(vocode, spec["repeats"])
+    return {"preset": spec["preset"], "device": device.type, "audio_seconds": round(audio_s, 2),
+            "decoder_steps": steps, "model_rtf": round(t_model / audio_s, 4),
+            "griffin_lim_rtf": round(t_vocoder / audio_s, 4),
+            "griffin_lim_iters": config.griffin_lim_iters, "repeats": spec["repeats"]}
+
+
+def bench_synthesis(device: str = "auto", presets=("demo", "default"), repeats: int = 5,
+                    threads: int | None = None) -> dict:
+    """Real-time factors of the acoustic model (per preset) and of Griffin-Lim (CPU)."""
+    runs = [_in_fresh_process(_synthesis_run, {"preset": preset, "device": device,
+                                               "repeats": repeats, "threads": threads,
+                                               "cache_dir": _shared_feature_cache()})
+            for preset in presets]
+    return {"runs": runs}
+
+
+def _profile_run(spec: dict) -> dict:
+    import tempfile
+
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from .training import TrainConfig, Trainer
+
+    if spec.get("threads"):
+        torch.set_num_threads(spec["threads"])
+    with tempfile.TemporaryDirectory() as output:
+        config = TrainConfig(output=output, preset=spec["preset"], batch_size=spec["batch_size"],
+                             device=spec["device"], amp=False, cache_dir=spec["cache_dir"],
+                             progress=False)
+        trainer = Trainer(config)
+        batch = _bench_batch(trainer, spec["batch_size"])
+        trainer.train_step(batch)
+        activities = [ProfilerActivity.CPU]
+        if trainer.device.type == "cuda":
+            activities.append(ProfilerActivity.CUDA)
+        with profile(activities=activities) as prof:
+            trainer.train_step(batch)
+            _sync(trainer.device)
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events) or 1
+    top = sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[: spec["top"]]
+    return {
+        "preset": spec["preset"], "batch_size": spec["batch_size"], "device": trainer.device.type,
+        "self_cpu_total_ms": round(total / 1000, 1),
+        "top_ops": [{"op": e.key, "calls": e.count,
+                     "self_cpu_ms": round(e.self_cpu_time_total / 1000, 1),
+                     "share": round(e.self_cpu_time_total / total, 3)} for e in top],
+    }
+
+
+def bench_profile(device: str = "auto", presets=("demo",), batch_sizes=(16,), top: int = 12,
+                  threads: int | None = None) -> dict:
+    """The operators with the most self CPU time in one training step (torch.profiler)."""
+    runs = [_in_fresh_process(_profile_run, {"preset": preset, "batch_size": batch_size,
+                                             "device": device, "top": top, "threads": threads,
+                                             "cache_dir": _shared_feature_cache()})
+            for preset in presets for batch_size in batch_sizes]
+    return {"runs": runs}
+
+
+def run_bench(only: list[str] | None = None, device: str = "auto", presets=None,
+              batch_sizes=None, repeats: int | None = None, threads: int | None = None) -> dict:
+    """Run the selected sections (all but ``profile`` by default) and return one JSON-ready
+    dict. `presets`, `batch_sizes` and `repeats` narrow the training, synthesis and profile
+    sections (for a quick look, or a test)."""
+    selected = list(only) if only else list(DEFAULT_SECTIONS)
     unknown = set(selected) - set(SECTIONS)
     if unknown:
         raise ValueError(f"unknown bench sections {sorted(unknown)}; known: {list(SECTIONS)}")
@@ -138,5 +371,16 @@ def run_bench(only: list[str] | None = None, device: str = "auto") -> dict:
         result["g2p"] = bench_g2p()
     if "features" in selected:
         result["features"] = bench_features()
+    requested_presets = tuple(presets or ())
+    presets = requested_presets or ("demo", "default")
+    knobs = {"repeats": repeats} if repeats else {}
+    if "training" in selected:
+        result["training"] = bench_training(device, presets, tuple(batch_sizes or (8, 16)),
+                                            threads=threads, **knobs)
+    if "synthesis" in selected:
+        result["synthesis"] = bench_synthesis(device, presets, threads=threads, **knobs)
+    if "profile" in selected:
+        result["profile"] = bench_profile(device, requested_presets or ("demo",),
+                                          tuple(batch_sizes or (16,)), threads=threads)
     result["machine"] = machine_info()
     return result

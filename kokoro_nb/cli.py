@@ -176,7 +176,8 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run_bench
 
-    result = run_bench(only=args.only, device=args.device)
+    result = run_bench(only=args.only, device=args.device, presets=args.preset,
+                       batch_sizes=args.batch_size, repeats=args.repeats, threads=args.threads)
     print(json.dumps(result, ensure_ascii=False, indent=None if args.json else 2))
     return 0
 
@@ -233,9 +234,19 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.set_defaults(func=_cmd_inspect)
 
     bench = sub.add_parser("bench", help="measure speed; prints one JSON document")
-    bench.add_argument("--only", action="append", choices=["g2p", "features"], default=None,
-                       help="run only these sections (repeatable)")
+    bench.add_argument("--only", action="append",
+                       choices=["g2p", "features", "training", "synthesis", "profile"],
+                       default=None, help="run only these sections (repeatable; default: all "
+                                          "but profile)")
     bench.add_argument("--device", default="auto", help="auto|cpu|cuda|mps")
+    bench.add_argument("--preset", action="append", default=None, choices=["demo", "default"],
+                       help="model presets for training/synthesis/profile (repeatable; "
+                            "default: demo and default)")
+    bench.add_argument("--batch-size", action="append", type=int, default=None,
+                       help="training batch sizes (repeatable; default: 8 and 16)")
+    bench.add_argument("--repeats", type=int, default=None,
+                       help="timed repeats per configuration (default 5)")
+    bench.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     bench.add_argument("--json", action="store_true", help="compact JSON on one line")
     bench.set_defaults(func=_cmd_bench)
     return parser

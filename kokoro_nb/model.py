@@ -199,6 +199,31 @@ class MultiHeadAttention(nn.Module):
         values = self.value(memory).view(b, length, self.heads, -1).permute(0, 2, 1, 3)
         return keys, values                                  # (B, H, L, d), (B, H, L, dv)
 
+    def location_features(self, previous: torch.Tensor, cumulative: torch.Tensor) -> torch.Tensor:
+        """The location convolution and its projection, (B, H, L) x2 -> (B, H, L, d).
+
+        Computed as two batched matrix products over sliding windows rather than through
+        `location_conv` and `location_proj` (whose weights it uses): the same numbers, but
+        the decoder calls this once per step on tiny inputs, where convolution kernels spend
+        most of their time on set-up (see `python -m kokoro_nb bench --only profile`).
+        """
+        heads, k = self.heads, self.location_conv.kernel_size[0]
+        history = torch.stack([previous, cumulative], dim=-1)                 # (B, H, L, 2)
+        history = F.pad(history, (0, 0, k // 2, k // 2))
+        windows = history.unfold(2, k, 1).flatten(-2)                         # (B, H, L, 2k)
+        conv = self.location_conv.weight.view(heads, -1, 2 * k).transpose(1, 2)  # (H, 2k, F)
+        proj = self.location_proj.weight.view(heads, self.dim, -1).transpose(1, 2)  # (H, F, d)
+        return torch.matmul(torch.matmul(windows, conv), proj)
+
+    def location_features_reference(self, previous: torch.Tensor, cumulative: torch.Tensor
+                                    ) -> torch.Tensor:
+        """`location_features` through the convolution modules (the plain formulation)."""
+        b = previous.shape[0]
+        # Channels ordered [h0 previous, h0 cumulative, h1 previous, ...] for groups=H.
+        history = torch.stack([previous, cumulative], dim=2).flatten(1, 2)    # (B, 2H, L)
+        loc = self.location_proj(self.location_conv(history))                 # (B, H*d, L)
+        return loc.view(b, self.heads, self.dim, -1).transpose(2, 3)
+
     def forward(self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
                 previous: torch.Tensor, cumulative: torch.Tensor, mask: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -207,10 +232,7 @@ class MultiHeadAttention(nn.Module):
         b = query.shape[0]
         q = self.query(query).view(b, self.heads, 1, self.dim)
         if self.location:
-            # Channels ordered [h0 previous, h0 cumulative, h1 previous, ...] for groups=H.
-            history = torch.stack([previous, cumulative], dim=2).flatten(1, 2)  # (B, 2H, L)
-            loc = self.location_proj(self.location_conv(history))             # (B, H*d, L)
-            loc = loc.view(b, self.heads, self.dim, -1).transpose(2, 3)     # (B, H, L, d)
+            loc = self.location_features(previous, cumulative)               # (B, H, L, d)
             energies = (torch.tanh(q + keys + loc) * self.score[None, :, None, :]).sum(-1)
         else:
             energies = (q * keys).sum(-1) / math.sqrt(self.dim)            # (B, H, L)

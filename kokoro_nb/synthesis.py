@@ -16,7 +16,7 @@ from .audio import mel_to_audio, write_audio
 from .config import AudioConfig, config_from_dict
 from .corpus import encode_text
 from .files import CHECKPOINT_FORMAT, load_checkpoint_file
-from .model import KokoroTTS, model_config_from_dict
+from .model import KokoroTTS, ModelConfig, model_config_from_dict
 from .text import RussianPhonemeProcessor
 
 
@@ -37,14 +37,14 @@ class SynthesisResult:
         return self.mel.shape[0] * self.hop_length / self.sample_rate
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu"
-               ) -> tuple[KokoroTTS, RussianPhonemeProcessor, AudioConfig, dict]:
-    """Model, phoneme processor and audio config from a final model or a training checkpoint.
+def checkpoint_parts(state: dict, path: str | Path
+                     ) -> tuple[ModelConfig, AudioConfig, RussianPhonemeProcessor]:
+    """Model config, audio config and phoneme processor stored in a loaded checkpoint.
 
-    Raises ValueError naming the mismatch when the checkpoint's vocabulary or sizes do not
-    fit its own model config (a file from another version or another preset).
+    Raises ValueError naming the mismatch when the file is not a kokoro_nb model, or when its
+    vocabulary or sizes do not fit its own model config (a file from another version, or
+    pieces of two runs put together).
     """
-    state = load_checkpoint_file(path)
     if state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: not a kokoro_nb model file (no 'format' marker)")
     model_config = model_config_from_dict(state["model_config"])
@@ -57,12 +57,27 @@ def load_model(path: str | Path, device: str | torch.device = "cpu"
     if model_config.n_mels != audio_config.n_mels:
         raise ValueError(f"{path}: model n_mels {model_config.n_mels} != audio n_mels "
                          f"{audio_config.n_mels}")
-    model = KokoroTTS(model_config)
+    return model_config, audio_config, processor
+
+
+def load_weights(model: torch.nn.Module, weights: dict, path: str | Path) -> None:
+    """`load_state_dict`, with a ValueError that names the first tensors that do not fit."""
     try:
-        model.load_state_dict(state["model"])
+        model.load_state_dict(weights)
     except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise ValueError(f"{path}: weights do not fit the model config ({first})") from None
+        details = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()]
+        raise ValueError(f"{path}: weights do not fit the model config: "
+                         + "; ".join(details[:3])) from None
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu"
+               ) -> tuple[KokoroTTS, RussianPhonemeProcessor, AudioConfig, dict]:
+    """Model, phoneme processor and audio config from a final model or a training checkpoint
+    (checked by `checkpoint_parts` and `load_weights`)."""
+    state = load_checkpoint_file(path)
+    model_config, audio_config, processor = checkpoint_parts(state, path)
+    model = KokoroTTS(model_config)
+    load_weights(model, state["model"], path)
     model.to(device).eval()
     return model, processor, audio_config, state
 

@@ -35,7 +35,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from .audio import mel_statistics
-from .config import AudioConfig, config_from_dict
+from .config import AudioConfig
 from .corpus import (
     LengthBucketSampler,
     TTSDataset,
@@ -64,8 +64,8 @@ from .files import (
 )
 from .losses import tts_losses
 from .metrics import attention_metrics
-from .model import KokoroTTS, model_config, model_config_from_dict
-from .synthesis import save_alignment_png
+from .model import KokoroTTS, model_config
+from .synthesis import checkpoint_parts, load_weights, save_alignment_png
 from .text import RussianPhonemeProcessor
 
 log = logging.getLogger(__name__)
@@ -179,9 +179,9 @@ class Trainer:
 
         checkpoint = self._load_resume(resume)
         if checkpoint is not None:
-            self.audio_config = config_from_dict(AudioConfig, checkpoint["audio_config"])
-            self.processor = RussianPhonemeProcessor.from_dict(checkpoint["processor"])
-            self.model_config = model_config_from_dict(checkpoint["model_config"])
+            self.model_config, self.audio_config, self.processor = checkpoint_parts(
+                checkpoint, self.resume_path)
+            self._check_requested_model(checkpoint)
         else:
             processor_path = self.output / PROCESSOR_NAME
             self.processor = (load_processor(processor_path) if processor_path.exists()
@@ -243,8 +243,24 @@ class Trainer:
         self.resume_path = path
         return checkpoint
 
+    def _check_requested_model(self, checkpoint: dict) -> None:
+        """A resumed run continues the checkpoint's model; asking for another is an error
+        that names the differences (inference-only settings may differ)."""
+        requested = model_config(self.config.preset, **self.config.model_changes,
+                                 vocab_size=self.model_config.vocab_size)
+        free = {"max_decoder_steps", "stop_threshold", "prenet_dropout_at_inference"}
+        stored, wanted = asdict(self.model_config), asdict(requested)
+        differences = [f"{name} {stored[name]} (checkpoint) vs {wanted[name]} (this run)"
+                       for name in stored if name not in free and stored[name] != wanted[name]]
+        if differences:
+            was = checkpoint.get("train_config", {}).get("preset", "?")
+            raise ValueError(
+                f"{self.resume_path} was trained with a different model than this run asks "
+                f"for: {'; '.join(differences)}. Resume with the checkpoint's settings "
+                f"(--preset {was}) or train into a new --output directory.")
+
     def _restore(self, checkpoint: dict) -> None:
-        self.model.load_state_dict(checkpoint["model"])
+        load_weights(self.model, checkpoint["model"], self.resume_path)
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.scheduler.load_state_dict(checkpoint["scheduler"])
         if self.scaler is not None and checkpoint.get("scaler"):

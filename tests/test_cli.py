@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 
 def run_cli(*args, check=True):
     return subprocess.run([sys.executable, "-m", "kokoro_nb", *args], capture_output=True,
@@ -42,6 +44,30 @@ def test_bench_g2p_reports_speeds():
     assert g2p["uncached_words_per_s"] > 0 and g2p["cached_words_per_s"] > g2p["uncached_words_per_s"]
     assert g2p["lexicon_entries"] >= 100_000
     assert data["machine"]["cpu_count"] >= 1
+
+
+def test_bench_training_and_synthesis_report_speed_and_memory():
+    out = run_cli("bench", "--only", "training", "--only", "synthesis", "--preset", "demo",
+                  "--batch-size", "2", "--repeats", "2", "--device", "cpu", "--json").stdout
+    data = json.loads(out)
+    (run,) = data["training"]["runs"]
+    assert (run["preset"], run["batch_size"], run["precision"]) == ("demo", 2, "fp32")
+    assert 0 < run["min_step_s"] <= run["median_step_s"]
+    assert run["mel_frames_per_s"] == pytest.approx(run["mel_frames_per_batch"] / run["median_step_s"], rel=0.01)
+    assert run["peak_rss_mb"] > 100  # torch alone needs more than that
+    assert "mixed precision" in data["training"]["amp_note"]
+    (synth,) = data["synthesis"]["runs"]
+    assert synth["audio_seconds"] > 0.5 and synth["model_rtf"] > 0 and synth["griffin_lim_rtf"] > 0
+
+
+def test_bench_profile_names_the_dominant_ops():
+    data = json.loads(run_cli("bench", "--only", "profile", "--preset", "demo", "--batch-size", "2",
+                              "--device", "cpu", "--json").stdout)
+    (run,) = data["profile"]["runs"]
+    ops = [op["op"] for op in run["top_ops"]]
+    assert "aten::mm" in ops or "aten::addmm" in ops
+    shares = [op["share"] for op in run["top_ops"]]
+    assert shares == sorted(shares, reverse=True) and 0 < sum(shares) <= 1
 
 
 def test_inspect_reports_a_corpus(tmp_path):

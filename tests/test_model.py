@@ -197,3 +197,21 @@ def test_attention_metrics_on_known_alignments():
     stuck[0, :, -1] = 1.0  # jumped to the end and stayed
     m = attention_metrics(stuck, lengths, lengths)
     assert m["focus_rate"] == pytest.approx(1.0) and m["diagonality"] <= 0.3
+
+
+@pytest.mark.parametrize("heads", [1, 3])
+def test_location_features_match_the_convolutions(heads):
+    # The decoder computes location features as matrix products over sliding windows; they
+    # must equal the grouped convolution + projection they stand for, values and gradients.
+    torch.manual_seed(0)
+    config = model_config("demo", attention_heads=heads, location_kernel=7, vocab_size=20)
+    attention = KokoroTTS(config).decoder.attention
+    previous = torch.softmax(torch.randn(2, heads, 11), -1).requires_grad_()
+    cumulative = (previous.detach() * 3).requires_grad_()
+    fast = attention.location_features(previous, cumulative)
+    plain = attention.location_features_reference(previous, cumulative)
+    torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-6)
+    grads_fast = torch.autograd.grad(fast.square().sum(), [previous, attention.location_conv.weight])
+    grads_plain = torch.autograd.grad(plain.square().sum(), [previous, attention.location_conv.weight])
+    for a, b in zip(grads_fast, grads_plain, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)

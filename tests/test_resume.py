@@ -147,3 +147,33 @@ def test_kill_9_at_random_moments_never_loses_more_than_the_last_save(corpus, tm
     final = load_checkpoint_file(out / "kokoro_russian_final.pth")
     assert final["epoch"] == 6 and final["global_step"] == steps[-1]
     assert not list(out.glob(".*.tmp"))
+
+
+def test_resume_names_what_does_not_fit(corpus, tmp_path):
+    out, cache = tmp_path / "run", tmp_path / "cache"
+    config = TrainConfig(corpus=str(corpus), output=str(out), preset="demo", batch_size=8,
+                         epochs=1, save_every=1, cache_dir=str(cache), progress=False)
+    Trainer(config).train()
+    checkpoint_path = find_latest_checkpoint(out)
+
+    # Another architecture than the checkpoint's: the differing fields are named.
+    with pytest.raises(ValueError, match=r"attention_heads 1 \(checkpoint\) vs 4 .*--preset demo"):
+        Trainer(TrainConfig(**{**config.__dict__, "preset": "default", "epochs": 2}), resume="auto")
+    # Inference-only settings may change on resume.
+    changed = TrainConfig(**{**config.__dict__, "epochs": 2,
+                             "model_changes": {"max_decoder_steps": 300}})
+    assert Trainer(changed, resume="auto").epoch == 1
+
+    state = load_checkpoint_file(checkpoint_path)
+    # A vocabulary that does not match the model's embedding table.
+    bad_vocab = tmp_path / "bad_vocab.pth"
+    torch.save({**state, "model_config": {**state["model_config"], "vocab_size": 99}}, bad_vocab)
+    with pytest.raises(ValueError, match="vocabulary has 67 symbols but the model was built for 99"):
+        Trainer(config, resume=str(bad_vocab))
+    # Weights of another shape than the config says.
+    weights = dict(state["model"])
+    weights["decoder.frames.weight"] = weights["decoder.frames.weight"][:-3]
+    bad_weights = tmp_path / "bad_weights.pth"
+    torch.save({**state, "model": weights}, bad_weights)
+    with pytest.raises(ValueError, match=r"size mismatch for decoder\.frames\.weight"):
+        Trainer(config, resume=str(bad_weights))
