@@ -66,6 +66,12 @@ def comparison_html(rows: list[dict], names: list[str]) -> str:
     return f"<table class='kokoro-compare'>{head}{''.join(body)}</table>"
 
 
+def _classes(parts: dict) -> None:
+    """CSS classes on a UI's parts: stable names for custom styles and browser tests."""
+    for widget, name in parts.items():
+        widget.add_class(name)
+
+
 class PhonemeExplorer(widgets.VBox):
     """Type Russian text and see IPA and stress word by word; switch rules off; add stress
     dictionary entries and watch them win over the lexicon and the heuristics."""
@@ -96,6 +102,12 @@ class PhonemeExplorer(widgets.VBox):
             box.observe(self._on_change, names="value")
         self.dict_add.on_click(lambda _: self.add_stress_entry())
 
+        for rule, box in self.switches.items():
+            box.add_class(f"kokoro-rule-{rule}")
+        _classes({self.text: "kokoro-text", self.preset: "kokoro-preset", self.ipa: "kokoro-ipa",
+                  self.table: "kokoro-table", self.changes: "kokoro-changes",
+                  self.dict_word: "kokoro-dict-word", self.dict_syllable: "kokoro-dict-syllable",
+                  self.dict_add: "kokoro-dict-add", self.dict_status: "kokoro-dict-status"})
         rules_box = widgets.HBox(list(self.switches.values()),
                                  layout=widgets.Layout(flex_flow="row wrap"))
         editor = widgets.HBox([self.dict_word, self.dict_syllable, self.dict_add])
@@ -104,6 +116,7 @@ class PhonemeExplorer(widgets.VBox):
             rules_box, self.ipa, self.table, self.changes,
             widgets.HTML("<b>Stress dictionary</b> (0-based syllable)"), editor, self.dict_status,
         ])
+        self.add_class("kokoro-phoneme-explorer")
         self.refresh()
 
     def current_rules(self):
@@ -234,6 +247,10 @@ class MelExplorer(widgets.VBox):
             self.info, self.image,
             widgets.HTML("<b>Griffin-Lim reconstruction</b> of this mel"), self.audio,
         ])
+        self.add_class("kokoro-mel-explorer")
+        _classes({self.n_fft: "kokoro-n-fft", self.hop: "kokoro-hop", self.n_mels: "kokoro-n-mels",
+                  self.f_max: "kokoro-f-max", self.clip: "kokoro-clip", self.info: "kokoro-info",
+                  self.image: "kokoro-mel-image", self.audio: "kokoro-mel-audio"})
         self.refresh()
 
     def current_config(self) -> AudioConfig:
@@ -273,7 +290,7 @@ class MelExplorer(widgets.VBox):
             f"<br><span style='color:#d62728'>warning: {html.escape(w)}</span>"
             for w in dict.fromkeys(str(w.message) for w in caught))
         self.info.value = (
-            f"mel shape ({config.n_mels}, {mel.shape[1]}) · one frame = "
+            f"mel shape ({config.n_mels}, {mel.shape[1]}), up to {config.f_max:g} Hz · one frame = "
             f"{1000 * config.frame_seconds:.1f} ms · frequency bin = "
             f"{config.sample_rate / config.n_fft:.1f} Hz · round-trip distance "
             f"{distance:.3f} (log units; 1.0 ≈ 8.7 dB){notes}")
