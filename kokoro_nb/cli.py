@@ -45,6 +45,12 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     p.add_argument("--cache-dir", default=None,
                    help="feature cache (default $KOKORO_NB_CACHE or ~/.cache/kokoro_nb/features)")
+    p.add_argument("--attention-entropy-weight", type=float, default=None,
+                   help="weight of the attention-entropy penalty that sharpens the alignment "
+                        "(default: the preset's, 0.02 demo, 0 default)")
+    p.add_argument("--attention-entropy-start", type=int, default=300,
+                   help="step from which that penalty ramps in, over as many steps again: "
+                        "after the alignment has formed (default 300)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bars (for log files)")
 
 
@@ -56,7 +62,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate, save_every=args.save_every, preset=args.preset,
         device=args.device, amp=args.amp, max_minutes=args.max_minutes, max_steps=args.max_steps,
         seed=args.seed, threads=args.threads, cache_dir=args.cache_dir,
-        progress=not args.no_progress)
+        attention_entropy_weight=args.attention_entropy_weight,
+        attention_entropy_start=args.attention_entropy_start, progress=not args.no_progress)
     trainer = Trainer(config, resume=args.resume)
     trainer.train()
     return 0

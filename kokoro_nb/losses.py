@@ -1,4 +1,4 @@
-"""Training losses: masked mel L1, masked stop-token BCE, guided attention.
+"""Training losses: masked mel L1, masked stop-token BCE, guided attention, attention entropy.
 
 All losses average over real (unpadded) entries only, so a batch's padding never teaches
 the model anything.
@@ -50,9 +50,23 @@ def guided_attention_loss(attention: torch.Tensor, text_lengths: torch.Tensor,
     return (attention * w).sum() / valid_entries.clamp_min(1)
 
 
+def attention_entropy(attention: torch.Tensor, step_lengths: torch.Tensor) -> torch.Tensor:
+    """Mean entropy (nats) of each decoder step's attention (B, steps, L) over real steps.
+
+    Low entropy means each step listens to few phonemes: a sharp alignment. Padded phonemes
+    hold zero weight and add nothing.
+    """
+    valid = torch.arange(attention.shape[1], device=attention.device)[None, :] < step_lengths[:, None]
+    per_step = -(attention * torch.log(attention.clamp_min(1e-8))).sum(-1)
+    m = valid.to(attention.dtype)
+    return (per_step * m).sum() / m.sum().clamp_min(1)
+
+
 def tts_losses(outputs: dict, batch: dict, reduction: int, stop_pos_weight: float = 5.0,
-               guided_weight: float = 10.0, guided_sigma: float = 0.2) -> dict[str, torch.Tensor]:
-    """All losses of one teacher-forced batch; ``total`` is what is optimised."""
+               guided_weight: float = 10.0, guided_sigma: float = 0.2,
+               entropy_weight: float = 0.0) -> dict[str, torch.Tensor]:
+    """All losses of one teacher-forced batch; ``total`` is what is optimised. ``entropy``
+    (of the attention) is always reported and added with `entropy_weight`."""
     target = outputs["target"]
     mel_mask = batch["mel_mask"]
     mel = masked_l1(outputs["mel"].float(), target, mel_mask)
@@ -63,5 +77,9 @@ def tts_losses(outputs: dict, batch: dict, reduction: int, stop_pos_weight: floa
     stop_mask = torch.arange(target.shape[1], device=target.device)[None, :] < (steps * reduction)[:, None]
     stop = stop_loss(outputs["stop_logits"].float(), batch["stop_targets"], stop_mask, stop_pos_weight)
     guided = guided_attention_loss(outputs["attention"].float(), batch["text_lengths"], steps, guided_sigma)
+    entropy = attention_entropy(outputs["attention"].float(), steps)
     total = mel + post + stop + guided_weight * guided
-    return {"total": total, "mel": mel, "postnet": post, "stop": stop, "guided": guided}
+    if entropy_weight:
+        total = total + entropy_weight * entropy
+    return {"total": total, "mel": mel, "postnet": post, "stop": stop, "guided": guided,
+            "entropy": entropy}

@@ -76,6 +76,12 @@ PROCESSOR_NAME = "phoneme_processor.pkl"
 METRICS_NAME = "metrics.jsonl"
 # A preset's learning rate when --learning-rate is not given (the seed's 1e-4 for its model).
 PRESET_LEARNING_RATES = {"default": 1e-4, "demo": 1e-3}
+# Attention-entropy weight per preset (see `Trainer.entropy_weight`). On the demo corpus the
+# alignment is diagonal by step ~250; sharpening it from step 300 on lifts the 15-minute
+# validation focus rate from 0.71 to 0.86 for a mel L1 about 5% higher (0.1 gave 0.95 but
+# 20% worse mels and an unsteady diagonality; README). Off for the default preset: on a large
+# corpus choose the start after the alignment has formed (`--attention-entropy-start`).
+PRESET_ENTROPY_WEIGHTS = {"default": 0.0, "demo": 0.02}
 
 
 @dataclass
@@ -100,6 +106,9 @@ class TrainConfig:
     min_lr_ratio: float = 0.05
     guided_attention_weight: float = 10.0
     guided_attention_sigma: float = 0.2
+    attention_entropy_weight: float | None = None  # > 0 rewards sharp attention; None: the
+                                                   # preset's (PRESET_ENTROPY_WEIGHTS)
+    attention_entropy_start: int = 300     # ... off until this step, then ramped in over as many
     stop_pos_weight: float = 5.0
     mps_empty_cache_every: int = 50      # the seed's habit on Apple Silicon
     num_workers: int = 0
@@ -114,6 +123,11 @@ class TrainConfig:
         if self.learning_rate is not None:
             return float(self.learning_rate)
         return PRESET_LEARNING_RATES.get(self.preset, 1e-4)
+
+    def resolved_entropy_weight(self) -> float:
+        if self.attention_entropy_weight is not None:
+            return float(self.attention_entropy_weight)
+        return PRESET_ENTROPY_WEIGHTS.get(self.preset, 0.0)
 
 
 def lr_factor(step: int, warmup_steps: int, half_life: int, min_ratio: float) -> float:
@@ -383,6 +397,14 @@ class Trainer:
         with open(self.output / METRICS_NAME, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
 
+    def entropy_weight(self) -> float:
+        """The attention-entropy weight at this step: 0 until `attention_entropy_start` (the
+        alignment must form first: sharpening a wrong alignment locks it in), then a linear
+        ramp to `attention_entropy_weight` over as many steps again."""
+        start = self.config.attention_entropy_start
+        ramp = 1.0 if start <= 0 else min(max((self.global_step - start) / start, 0.0), 1.0)
+        return self.config.resolved_entropy_weight() * ramp
+
     def _forward_losses(self, batch: dict) -> tuple[dict, dict]:
         """Teacher-forced outputs and losses of a batch already on the device."""
         with autocast(self.device, self.precision):
@@ -390,7 +412,7 @@ class Trainer:
                                  batch["mels"], batch["mel_lengths"])
         losses = tts_losses(outputs, batch, self.model_config.reduction,
                             self.config.stop_pos_weight, self.config.guided_attention_weight,
-                            self.config.guided_attention_sigma)
+                            self.config.guided_attention_sigma, self.entropy_weight())
         return outputs, losses
 
     def train_step(self, batch: dict) -> dict:

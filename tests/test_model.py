@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from kokoro_nb.losses import (
+    attention_entropy,
     guided_attention_loss,
     guided_attention_weights,
     masked_l1,
@@ -162,6 +163,21 @@ def test_tts_losses_total_and_masks():
     assert losses["total"].item() == pytest.approx(expected.item(), rel=1e-6)
     losses["total"].backward()
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+    with_entropy = tts_losses(out, batch, reduction=2, guided_weight=10.0, entropy_weight=0.5)
+    assert with_entropy["total"].item() == pytest.approx(
+        (expected + 0.5 * losses["entropy"]).item(), rel=1e-6)
+
+
+def test_attention_entropy_hand_computed():
+    # Item 0: two real steps, uniform over 4 phonemes (ln 4), then one-hot (0); its third
+    # step is padding. Item 1: three real steps uniform over 2 phonemes (ln 2), 2 padded.
+    attention = torch.zeros(2, 3, 4)
+    attention[0, 0] = 0.25
+    attention[0, 1, 2] = 1.0
+    attention[0, 2] = 0.25  # padding: ignored
+    attention[1, :, :2] = 0.5
+    value = attention_entropy(attention, torch.tensor([2, 3]))
+    assert value.item() == pytest.approx((math.log(4) + 0 + 3 * math.log(2)) / 5, rel=1e-6)
 
 
 def test_a_few_steps_lower_the_loss():

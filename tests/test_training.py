@@ -13,7 +13,13 @@ import soundfile as sf
 import torch
 
 from kokoro_nb.files import load_checkpoint_file, load_processor
-from kokoro_nb.training import find_latest_checkpoint, lr_factor
+from kokoro_nb.training import (
+    PRESET_ENTROPY_WEIGHTS,
+    Trainer,
+    TrainConfig,
+    find_latest_checkpoint,
+    lr_factor,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SENTENCES = [
@@ -214,3 +220,19 @@ def test_held_out_sentences_are_not_in_the_demo_corpus():
     corpus_text = (demo_corpus_dir() / METADATA_NAME).read_text(encoding="utf-8")
     assert len(held_out) >= 20
     assert not any(f"|{s}\n" in corpus_text for s in held_out)
+
+
+def test_attention_entropy_weight_waits_then_ramps_in():
+    from types import SimpleNamespace
+
+    def weight(step, **changes):
+        config = TrainConfig(**changes)
+        return Trainer.entropy_weight(SimpleNamespace(config=config, global_step=step))
+
+    full = PRESET_ENTROPY_WEIGHTS["demo"]
+    assert full > 0 and PRESET_ENTROPY_WEIGHTS["default"] == 0
+    assert [weight(s, preset="demo") for s in (0, 300, 450, 600, 5000)] == pytest.approx(
+        [0, 0, full / 2, full, full])
+    assert weight(5000, preset="default") == 0
+    assert weight(5000, preset="default", attention_entropy_weight=0.3) == pytest.approx(0.3)
+    assert weight(0, preset="demo", attention_entropy_start=0) == pytest.approx(full)
