@@ -170,23 +170,30 @@ def _sync(device) -> None:
         torch.mps.synchronize()
 
 
-def _train_config_run(spec: dict) -> dict:
-    """One training configuration (runs in its own process): median step time and memory."""
-    import tempfile
-
+def _bench_trainer(spec: dict, output: str, amp: bool):
+    """A Trainer for `spec` (preset, batch size, device, threads) and its fixed batch."""
     import torch
 
     from .training import TrainConfig, Trainer
 
     if spec.get("threads"):
         torch.set_num_threads(spec["threads"])
+    config = TrainConfig(output=output, preset=spec["preset"], batch_size=spec["batch_size"],
+                         device=spec["device"], amp=amp, cache_dir=spec["cache_dir"],
+                         progress=False)
+    trainer = Trainer(config)
+    return trainer, _bench_batch(trainer, spec["batch_size"])
+
+
+def _train_config_run(spec: dict) -> dict:
+    """One training configuration (runs in its own process): median step time and memory."""
+    import tempfile
+
+    import torch
+
     with tempfile.TemporaryDirectory() as output:
-        config = TrainConfig(output=output, preset=spec["preset"], batch_size=spec["batch_size"],
-                             device=spec["device"], amp=spec["amp"], cache_dir=spec["cache_dir"],
-                             progress=False)
-        trainer = Trainer(config)
+        trainer, batch = _bench_trainer(spec, output, spec["amp"])
         device = trainer.device
-        batch = _bench_batch(trainer, spec["batch_size"])
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         for _ in range(spec["warmup"]):
@@ -315,19 +322,10 @@ def bench_synthesis(device: str = "auto", presets=("demo", "default"), repeats: 
 def _profile_run(spec: dict) -> dict:
     import tempfile
 
-    import torch
     from torch.profiler import ProfilerActivity, profile
 
-    from .training import TrainConfig, Trainer
-
-    if spec.get("threads"):
-        torch.set_num_threads(spec["threads"])
     with tempfile.TemporaryDirectory() as output:
-        config = TrainConfig(output=output, preset=spec["preset"], batch_size=spec["batch_size"],
-                             device=spec["device"], amp=False, cache_dir=spec["cache_dir"],
-                             progress=False)
-        trainer = Trainer(config)
-        batch = _bench_batch(trainer, spec["batch_size"])
+        trainer, batch = _bench_trainer(spec, output, amp=False)
         trainer.train_step(batch)
         activities = [ProfilerActivity.CPU]
         if trainer.device.type == "cuda":
