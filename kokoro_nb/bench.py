@@ -47,13 +47,17 @@ def machine_info() -> dict:
     return info
 
 
-def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
+def _timings(fn: Callable[[], object], repeats: int) -> list[float]:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return times
+
+
+def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
+    return statistics.median(_timings(fn, repeats))
 
 
 def bench_g2p(n_words: int = 20_000, repeats: int = 5) -> dict:
@@ -140,8 +144,6 @@ def bench_features(repeats: int = 3) -> dict:
 
 def _bench_batch(trainer, batch_size: int) -> dict:
     """`batch_size` training clips around the median length, collated the way training does."""
-    from .corpus import collate_batch
-
     dataset = trainer.train_set
     lengths = dataset.frame_lengths()
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
@@ -149,9 +151,7 @@ def _bench_batch(trainer, batch_size: int) -> dict:
     chosen = order[start:start + batch_size]
     if len(chosen) < batch_size:
         raise ValueError(f"the demo corpus has only {len(order)} training clips")
-    return collate_batch([dataset[i] for i in chosen], pad_id=trainer.processor.pad_id,
-                         frames_multiple=trainer.model_config.reduction,
-                         log_floor=trainer.audio_config.log_floor)
+    return trainer.collate_fn()([dataset[i] for i in chosen])
 
 
 def _peak_rss_mb() -> float:
@@ -191,6 +191,8 @@ def _train_config_run(spec: dict) -> dict:
 
     import torch
 
+    from .model import count_parameters
+
     with tempfile.TemporaryDirectory() as output:
         trainer, batch = _bench_trainer(spec, output, spec["amp"])
         device = trainer.device
@@ -198,26 +200,25 @@ def _train_config_run(spec: dict) -> dict:
             torch.cuda.reset_peak_memory_stats(device)
         for _ in range(spec["warmup"]):
             trainer.train_step(batch)
-        times = []
-        for _ in range(spec["repeats"]):
-            _sync(device)
-            start = time.perf_counter()
+        _sync(device)
+
+        def step_and_sync():
             trainer.train_step(batch)
             _sync(device)
-            times.append(time.perf_counter() - start)
+
+        times = _timings(step_and_sync, spec["repeats"])
         step = statistics.median(times)
         frames = int(batch["mel_lengths"].sum())
         result = {
             "preset": spec["preset"], "batch_size": spec["batch_size"],
             "precision": trainer.precision.name, "device": device.type,
-            "parameters": sum(p.numel() for p in trainer.model.parameters()),
+            "parameters": count_parameters(trainer.model),
             "mel_frames_per_batch": frames,
             "decoder_steps": int(batch["mels"].shape[1]) // trainer.model_config.reduction,
             "median_step_s": round(step, 4),
             "min_step_s": round(min(times), 4),
             "mel_frames_per_s": round(frames / step, 1),
-            "audio_seconds_per_s": round(frames * trainer.audio_config.hop_length
-                                         / trainer.audio_config.sample_rate / step, 2),
+            "audio_seconds_per_s": round(frames * trainer.audio_config.frame_seconds / step, 2),
             "peak_rss_mb": round(_peak_rss_mb(), 1),
             "repeats": spec["repeats"],
         }
@@ -283,7 +284,7 @@ def _synthesis_run(spec: dict) -> dict:
     item = items[len(items) // 2]
     mel = TTSDataset([item], processor, config, spec["cache_dir"])[0]["mel"].T.contiguous()
     frames = mel.shape[1]                                                   # mel: (n_mels, T)
-    audio_s = frames * config.hop_length / config.sample_rate
+    audio_s = frames * config.frame_seconds
     torch.manual_seed(0)
     model = KokoroTTS(model_config(spec["preset"], vocab_size=processor.get_vocab_size()))
     model.to(device).eval()

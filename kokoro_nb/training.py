@@ -378,10 +378,14 @@ class Trainer:
         return path
 
     # ----------------------------------------------------------------- loop
+    def collate_fn(self) -> Callable[[list[dict]], dict]:
+        """How this run pads examples into a batch (a picklable partial, for loader workers)."""
+        return partial(collate_batch, pad_id=self.processor.pad_id,
+                       frames_multiple=self.model_config.reduction,
+                       log_floor=self.audio_config.log_floor)
+
     def _loader(self, dataset: TTSDataset, sampler) -> DataLoader:
-        collate = partial(collate_batch, pad_id=self.processor.pad_id,
-                          frames_multiple=self.model_config.reduction,
-                          log_floor=self.audio_config.log_floor)
+        collate = self.collate_fn()
         # A private generator: creating a DataLoader iterator otherwise draws a seed from the
         # global RNG, and a resumed run (which creates one more iterator) would then see
         # different dropout masks than an uninterrupted one.
