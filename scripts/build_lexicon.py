@@ -69,11 +69,17 @@ import re
 import sys
 import time
 
-VOWELS = "аеёиоуыэюя"
-_VOWEL_SET = frozenset(VOWELS)
-WORD_RE = re.compile(r"^[а-яё]+(?:-[а-яё]+)?$")
-
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from kokoro_nb.text.lexicon import (  # noqa: E402
+    StressLexicon,
+    count_vowels,
+    predict_stress_by_suffix,
+)
+from kokoro_nb.text.stress import penultimate_stress, seed_heuristic_stress  # noqa: E402
+
+WORD_RE = re.compile(r"^[а-яё]+(?:-[а-яё]+)?$")
 DATA_DIR = os.path.join(REPO, "kokoro_nb", "text", "data")
 LEXICON_PATH = os.path.join(DATA_DIR, "stress_lexicon.tsv.gz")
 SUFFIX_PATH = os.path.join(DATA_DIR, "stress_suffixes.tsv")
@@ -82,14 +88,10 @@ ENV_CMD = ("python3 -m venv /tmp/lexvenv && /tmp/lexvenv/bin/pip install "
            "torch==2.13.0 silero-stress==1.5 wordfreq==3.1.1")
 
 
-def n_vowels(word: str) -> int:
-    return sum(c in _VOWEL_SET for c in word)
-
-
 def stressed_index(marked: str) -> int:
     """0-based vowel index of the vowel following the single '+'."""
     i = marked.index("+")
-    return n_vowels(marked[:i])
+    return count_vowels(marked[:i])
 
 
 # --------------------------------------------------------------------------
@@ -115,7 +117,7 @@ def build_lexicon(args) -> None:
     for w in words:
         if not WORD_RE.match(w):
             counts["filtered_not_cyrillic_lowercase"] += 1
-        elif n_vowels(w) == 0:
+        elif count_vowels(w) == 0:
             counts["filtered_no_vowel"] += 1
         else:
             cand.append(w)
@@ -240,9 +242,8 @@ def build_lexicon(args) -> None:
 # --------------------------------------------------------------------------
 
 def read_lexicon(path: str = LEXICON_PATH) -> list[tuple[str, int]]:
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        return [(w, int(s)) for w, s in
-                (ln.rstrip("\n").split("\t") for ln in f if not ln.startswith("#"))]
+    """(word, syllable) pairs of the lexicon file, most frequent first."""
+    return list(StressLexicon.from_file(path).items())
 
 
 def fold(word: str) -> str:
@@ -250,7 +251,7 @@ def fold(word: str) -> str:
 
 
 def from_end(word: str, syl: int) -> int:
-    return n_vowels(word) - 1 - syl
+    return count_vowels(word) - 1 - syl
 
 
 def suffix_stats(train, min_len=2, max_len=7):
@@ -303,40 +304,10 @@ def learn_suffixes(train, min_len=2, max_len=6, min_support=20, min_purity=0.6,
     return table
 
 
-def predict_from_table(table, word, max_len=6):
-    """Mirror of kokoro_nb.text.lexicon.predict_stress_by_suffix."""
-    nv = n_vowels(word)
-    if nv == 0:
-        return None
-    if "ё" in word:
-        return n_vowels(word[:word.rindex("ё")])
-    if nv == 1:
-        return 0
-    w = fold(word)
-    for k in range(min(max_len, len(w)), 0, -1):
-        e = table.get(w[-k:])
-        if e is not None:
-            return nv - 1 - e[0] if e[0] < nv else None
-    return None
-
-
-def penultimate(word):
-    nv = n_vowels(word)
-    return max(nv - 2, 0)
-
-
-def seed_heuristic(word):
-    """The hand-written seed rules the phoneme processor started with."""
-    nv = n_vowels(word)
-    if nv <= 1:
-        return 0
-    if word.endswith(("ать", "еть", "ить")):
-        return nv - 1
-    if word.endswith(("ный", "ная", "ное", "ные")):
-        return max(nv - 3, 0)
-    if word.endswith(("ость", "есть")):
-        return max(nv - 3, 0)
-    return nv - 2
+def lookup_table(table, max_len):
+    """A learned ``{suffix: (pos_from_end, support, purity)}`` table in the form
+    ``predict_stress_by_suffix(word, suffix_table)`` takes."""
+    return {suffix: entry[0] for suffix, entry in table.items()}, max_len
 
 
 def accuracy(pred_fn, items, weights=None):
@@ -345,7 +316,7 @@ def accuracy(pred_fn, items, weights=None):
         wt = 1.0 if weights is None else weights[i]
         p = pred_fn(w)
         if p is None:
-            p = penultimate(w)
+            p = penultimate_stress(w)
         tot += wt
         ok += wt * (p == syl)
     return ok / tot if tot else float("nan")
@@ -365,7 +336,7 @@ def build_suffixes(args) -> None:
     split = args.split_rank
     train, test = lex[:split], lex[split:]
     # polysyllabic only: 1-vowel words are trivial for every method
-    test = [(w, s) for w, s in test if n_vowels(w) > 1]
+    test = [(w, s) for w, s in test if count_vowels(w) > 1]
     weights = ([freq(w) + (freq(fold(w)) if "ё" in w else 0.0) for w, _ in test]
                if freq else None)
     print(f"held-out: learn on ranks < {split} ({len(train)}), test on "
@@ -377,8 +348,8 @@ def build_suffixes(args) -> None:
         print(f"  {name:44s} type {a:.4f}  freq-weighted {aw:.4f}")
         return a
 
-    report("baseline penultimate", penultimate)
-    report("baseline seed heuristics", seed_heuristic)
+    report("baseline penultimate", penultimate_stress)
+    report("baseline seed heuristics", seed_heuristic_stress)
     grid = [(ml, ms, mp, mg)
             for ml in (5, 6, 7, 8)
             for ms in (2, 5, 20)
@@ -389,7 +360,8 @@ def build_suffixes(args) -> None:
     for ml, ms, mp, mg in grid:
         tab = learn_suffixes(train, max_len=ml, min_support=ms, min_purity=mp,
                              min_gain=mg, stats=stats)
-        a = accuracy(lambda w, tab=tab, ml=ml: predict_from_table(tab, w, ml), test)
+        suffixes = lookup_table(tab, ml)
+        a = accuracy(lambda w, suffixes=suffixes: predict_stress_by_suffix(w, suffixes), test)
         results.append((a, -len(tab), ml, ms, mp, mg, len(tab)))
     results.sort(reverse=True)
     for a, _, ml, ms, mp, mg, n in results:
@@ -404,9 +376,10 @@ def build_suffixes(args) -> None:
     _, _, ml, ms, mp, mg, _ = chosen
     tab = learn_suffixes(train, max_len=ml, min_support=ms, min_purity=mp, min_gain=mg,
                          stats=stats)
+    suffixes = lookup_table(tab, ml)
     report(f"suffix table len<={ml} sup>={ms} pur>={mp} gain>={mg} ({len(tab)})",
-           lambda w: predict_from_table(tab, w, ml))
-    cov = sum(predict_from_table(tab, w, ml) is not None for w, _ in test) / len(test)
+           lambda w: predict_stress_by_suffix(w, suffixes))
+    cov = sum(predict_stress_by_suffix(w, suffixes) is not None for w, _ in test) / len(test)
     print(f"  coverage of the table on held-out words: {cov:.4f}")
     if args.fixed:
         ml, ms, mp, mg = args.fixed

@@ -14,10 +14,11 @@ Evaluate (standard library only; run from the repository root)::
 
     python scripts/eval_stress.py                      # RussianPhonemeProcessor
     python scripts/eval_stress.py --predictor lexicon  # lexicon + suffixes + penultimate
+    python scripts/eval_stress.py --heuristic-choices  # the figures behind seed_heuristic_stress
 
 The default predictor is ``kokoro_nb.text.RussianPhonemeProcessor().process_word(word)[1]``
-whose ``.position`` is taken as the 0-based stressed vowel index (its ``.tier``
-or ``.source`` attribute, if any, is used for the per-tier breakdown).
+whose ``.position`` is taken as the 0-based stressed vowel index (its ``.source``,
+the stress tier, is used for the per-tier breakdown).
 
 Rebuild the lists (needs wordfreq and espeak-ng; not needed to evaluate)::
 
@@ -45,11 +46,23 @@ import sys
 import tempfile
 import time
 
-VOWELS = "аеёиоуыэюя"
-_VOWEL_SET = frozenset(VOWELS)
-WORD_RE = re.compile(r"^[а-яё]+$")
-
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from kokoro_nb.text import RussianPhonemeProcessor  # noqa: E402
+from kokoro_nb.text.lexicon import (  # noqa: E402
+    VOWELS,
+    count_vowels,
+    load_stress_lexicon,
+    predict_stress_by_suffix,
+)
+from kokoro_nb.text.stress import (  # noqa: E402
+    ADJECTIVE_ENDINGS,
+    penultimate_stress,
+    seed_heuristic_stress,
+)
+
+WORD_RE = re.compile(r"^[а-яё]+$")
 DATA = os.path.join(REPO, "scripts", "data")
 COMMON = os.path.join(DATA, "stress_dev_common.tsv")
 ADJUDICATED = os.path.join(DATA, "stress_dev_adjudicated.tsv")
@@ -58,17 +71,13 @@ RARE = os.path.join(DATA, "stress_dev_rare.tsv")
 ESPEAK_VOWELS = frozenset("aAeEiIoOuUyV@8")
 
 
-def n_vowels(word: str) -> int:
-    return sum(c in _VOWEL_SET for c in word)
-
-
 def mark(word: str, syl) -> str:
     """говорить, 2 -> говорИть"""
     if syl is None:
         return word + "(?)"
     out, k = [], 0
     for c in word:
-        if c in _VOWEL_SET:
+        if c in VOWELS:
             if k == syl:
                 c = c.upper()
             k += 1
@@ -131,7 +140,8 @@ def run_espeak(words):
                 result[w] = r
             else:
                 idx, cnt = r
-                result[w] = idx if cnt == n_vowels(w) else f"vowel count {cnt} != {n_vowels(w)}"
+                n = count_vowels(w)
+                result[w] = idx if cnt == n else f"vowel count {cnt} != {n}"
     return result
 
 
@@ -139,8 +149,6 @@ def build_lists(args) -> None:
     from importlib.metadata import version
 
     import wordfreq
-    sys.path.insert(0, REPO)
-    from kokoro_nb.text.lexicon import load_stress_lexicon
 
     lex = load_stress_lexicon()
     ranked = wordfreq.top_n_list("ru", 300000, wordlist="large")
@@ -150,7 +158,7 @@ def build_lists(args) -> None:
     rng = random.Random(args.seed)
 
     def eligible(w):
-        return WORD_RE.match(w) and n_vowels(w) >= 2
+        return WORD_RE.match(w) and count_vowels(w) >= 2
 
     # common: Efraimidis-Spirakis weighted sampling without replacement
     common_pool = [(w, wordfreq.word_frequency(w, "ru")) for w in ranked[:50000] if eligible(w)]
@@ -200,27 +208,7 @@ def build_lists(args) -> None:
 # predictors
 # --------------------------------------------------------------------------
 
-def penultimate(word):
-    return max(n_vowels(word) - 2, 0)
-
-
-def seed_heuristic(word):
-    """Seed rules: -ать/-еть/-ить ending; -ный/-ная root; -ость/-есть root; else penultimate."""
-    nv = n_vowels(word)
-    if nv <= 1:
-        return 0
-    if word.endswith(("ать", "еть", "ить")):
-        return nv - 1
-    if word.endswith(("ный", "ная", "ное", "ные")):
-        return max(nv - 3, 0)
-    if word.endswith(("ость", "есть")):
-        return max(nv - 3, 0)
-    return nv - 2
-
-
 def make_lexicon_predictor():
-    sys.path.insert(0, REPO)
-    from kokoro_nb.text.lexicon import load_stress_lexicon, predict_stress_by_suffix
     lex = load_stress_lexicon()
 
     def predict(word):
@@ -230,33 +218,23 @@ def make_lexicon_predictor():
         s = predict_stress_by_suffix(word)
         if s is not None:
             return s, "suffix"
-        return penultimate(word), "default-penultimate"
+        return penultimate_stress(word), "default-penultimate"
     return predict
 
 
 def make_suffix_only_predictor():
-    sys.path.insert(0, REPO)
-    from kokoro_nb.text.lexicon import predict_stress_by_suffix
-
     def predict(word):
         s = predict_stress_by_suffix(word)
-        return (s, "suffix") if s is not None else (penultimate(word), "default-penultimate")
+        return (s, "suffix") if s is not None else (penultimate_stress(word), "default-penultimate")
     return predict
 
 
 def make_processor_predictor():
-    sys.path.insert(0, REPO)
-    try:
-        from kokoro_nb.text import RussianPhonemeProcessor
-    except ImportError as exc:
-        sys.exit(f"cannot import kokoro_nb.text.RussianPhonemeProcessor ({exc}); "
-                 "use --predictor lexicon")
     proc = RussianPhonemeProcessor()
 
     def predict(word):
         info = proc.process_word(word)[1]
-        tier = getattr(info, "tier", None) or getattr(info, "source", None) or "processor"
-        return info.position, str(tier)
+        return info.position, info.source
     return predict
 
 
@@ -270,6 +248,29 @@ PREDICTORS = {
 # --------------------------------------------------------------------------
 # evaluation
 # --------------------------------------------------------------------------
+
+# Simple choices for the stressed syllable of a word of n syllables.
+HEURISTIC_CHOICES = {
+    "penultimate (n-2)": lambda n: n - 2,
+    "third from the end (n-3)": lambda n: max(n - 3, 0),
+    "fourth from the end (n-4)": lambda n: max(n - 4, 0),
+}
+HEURISTIC_ENDINGS = (("ный",), ADJECTIVE_ENDINGS, ("ный",) + ADJECTIVE_ENDINGS, ("ость", "есть"))
+
+
+def heuristic_choices() -> None:
+    """Share of the built-in lexicon's words (of >= 2 syllables) with an ending that each
+    simple choice stresses right: the figures behind `seed_heuristic_stress`."""
+    lexicon = load_stress_lexicon()
+    for endings in HEURISTIC_ENDINGS:
+        words = [(w, s, count_vowels(w)) for w, s in lexicon.items()
+                 if w.endswith(endings) and count_vowels(w) >= 2]
+        print(f"-{'/-'.join(endings)}: {len(words)} lexicon words of >= 2 syllables")
+        for name, rule in HEURISTIC_CHOICES.items():
+            print(f"  {name:28s} {sum(rule(n) == s for _, s, n in words) / len(words):.4f}")
+        ok = sum(seed_heuristic_stress(w) == s for w, s, _ in words)
+        print(f"  {'seed_heuristic_stress':28s} {ok / len(words):.4f}")
+
 
 def read_list(path):
     items = []
@@ -339,8 +340,13 @@ def main(argv=None) -> int:
     ap.add_argument("--top", type=int, default=20, help="disagreements to show")
     ap.add_argument("--raw", action="store_true",
                     help="score against espeak alone, without scripts/data/stress_dev_adjudicated.tsv")
+    ap.add_argument("--heuristic-choices", action="store_true",
+                    help="print how well simple rules stress the lexicon's -ный and -ость words")
     ap.add_argument("lists", nargs="*", help="dev lists (default: both built-in ones)")
     args = ap.parse_args(argv)
+    if args.heuristic_choices:
+        heuristic_choices()
+        return 0
     if args.build_lists:
         build_lists(args)
     paths = args.lists or [COMMON, RARE]
@@ -348,8 +354,8 @@ def main(argv=None) -> int:
     for path in paths:
         items = read_list(path)
         print(f"{os.path.relpath(path, REPO)} ({len(items)} words)")
-        evaluate("baseline penultimate", items, lambda w: (penultimate(w), "-"))
-        evaluate("baseline seed heuristics", items, lambda w: (seed_heuristic(w), "-"))
+        evaluate("baseline penultimate", items, lambda w: (penultimate_stress(w), "-"))
+        evaluate("baseline seed heuristics", items, lambda w: (seed_heuristic_stress(w), "-"))
         evaluate(f"predictor {args.predictor} (espeak)", items, predict, show=0 if not args.raw else args.top)
         if not args.raw:
             adjudication = read_adjudication()

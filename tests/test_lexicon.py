@@ -11,10 +11,10 @@ import pytest
 
 from kokoro_nb.text import lexicon
 from kokoro_nb.text.lexicon import (
-    VOWELS,
     LexiconDataError,
     LexiconEntry,
     StressLexicon,
+    count_vowels,
     load_stress_lexicon,
     predict_stress_by_suffix,
 )
@@ -25,10 +25,6 @@ DATA = Path(lexicon.__file__).resolve().parent / "data"
 @pytest.fixture(scope="module")
 def lex():
     return load_stress_lexicon()
-
-
-def n_vowels(word):
-    return sum(c in VOWELS for c in word)
 
 
 # ----------------------------------------------------------------------------- loading
@@ -43,7 +39,7 @@ def test_every_entry_is_well_formed(lex):
     n = 0
     for word, syl in lex.items():
         assert word == word.lower()
-        assert 0 <= syl < n_vowels(word), (word, syl)
+        assert 0 <= syl < count_vowels(word), (word, syl)
         n += 1
     assert n == len(lex)
 
@@ -174,7 +170,19 @@ def test_suffix_fallback_edge_cases():
     assert predict_stress_by_suffix("бжик") == 0    # one vowel
     for word in ("зюзюкать", "глокая", "куздра", "будланула", "курдячит", "штеко"):
         syl = predict_stress_by_suffix(word)
-        assert syl is None or 0 <= syl < n_vowels(word)
+        assert syl is None or 0 <= syl < count_vowels(word)
+
+
+def test_suffix_fallback_with_a_given_table():
+    table = ({"ябра": 1, "бра": 0}, 4)  # stressed vowel counted from the end
+    assert predict_stress_by_suffix("кракозябра", table) == 2  # -я́бра, the longest match
+    assert predict_stress_by_suffix("швабра", table) == 1      # -бра: the last vowel
+    assert predict_stress_by_suffix("молоко", table) is None   # no suffix matches
+    assert predict_stress_by_suffix("бра", ({"бра": 2}, 3)) == 0  # one vowel: no table needed
+
+
+def test_count_vowels():
+    assert [count_vowels(w) for w in ("говорить", "ёлка", "в", "")] == [3, 2, 0, 0]
 
 
 def test_suffix_table_is_well_formed():

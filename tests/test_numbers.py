@@ -9,6 +9,17 @@ from kokoro_nb.text.numbers import (
     ordinal_to_words,
 )
 
+
+def named_cases(groups: dict[str, list[tuple]]) -> list:
+    """One pytest parameter per case (a tuple: arguments, then the expected value) of named
+    groups, with ids like ``tens-0``."""
+    return [
+        pytest.param(case, id=f"{name}-{i}")
+        for name, cases in groups.items()
+        for i, case in enumerate(cases)
+    ]
+
+
 # --------------------------------------------------------------------------
 # agree_noun
 # --------------------------------------------------------------------------
@@ -52,14 +63,9 @@ ZERO_TO_TWENTY = [
 ]
 
 
-@pytest.mark.parametrize("n, expected", list(enumerate(ZERO_TO_TWENTY)))
-def test_cardinal_zero_to_twenty(n, expected):
-    assert cardinal_to_words(n) == expected
-
-
-@pytest.mark.parametrize(
-    "n, expected",
-    [
+CARDINALS = {
+    "zero_to_twenty": list(enumerate(ZERO_TO_TWENTY)),
+    "tens": [
         (30, "тридцать"),
         (40, "сорок"),
         (50, "пятьдесят"),
@@ -71,14 +77,7 @@ def test_cardinal_zero_to_twenty(n, expected):
         (45, "сорок пять"),
         (99, "девяносто девять"),
     ],
-)
-def test_cardinal_tens(n, expected):
-    assert cardinal_to_words(n) == expected
-
-
-@pytest.mark.parametrize(
-    "n, expected",
-    [
+    "hundreds": [
         (100, "сто"),
         (200, "двести"),
         (300, "триста"),
@@ -94,14 +93,7 @@ def test_cardinal_tens(n, expected):
         (342, "триста сорок два"),
         (999, "девятьсот девяносто девять"),
     ],
-)
-def test_cardinal_hundreds(n, expected):
-    assert cardinal_to_words(n) == expected
-
-
-@pytest.mark.parametrize(
-    "n, expected",
-    [
+    "thousands": [
         (1000, "тысяча"),
         (1001, "тысяча один"),
         (1012, "тысяча двенадцать"),
@@ -122,14 +114,7 @@ def test_cardinal_hundreds(n, expected):
         (112013, "сто двенадцать тысяч тринадцать"),
         (999999, "девятьсот девяносто девять тысяч девятьсот девяносто девять"),
     ],
-)
-def test_cardinal_thousands(n, expected):
-    assert cardinal_to_words(n) == expected
-
-
-@pytest.mark.parametrize(
-    "n, expected",
-    [
+    "millions_and_more": [
         (1_000_000, "один миллион"),
         (2_000_000, "два миллиона"),
         (5_000_000, "пять миллионов"),
@@ -158,44 +143,18 @@ def test_cardinal_thousands(n, expected):
             ),
         ),
     ],
-)
-def test_cardinal_millions_and_more(n, expected):
-    assert cardinal_to_words(n) == expected
-
-
-@pytest.mark.parametrize(
-    "n, expected",
-    [
+    "negative": [
         (-1, "минус один"),
         (-5, "минус пять"),
         (-2024, "минус две тысячи двадцать четыре"),
     ],
-)
-def test_cardinal_negative(n, expected):
+}
+
+
+@pytest.mark.parametrize("case", named_cases(CARDINALS))
+def test_cardinal_to_words(case):
+    n, expected = case
     assert cardinal_to_words(n) == expected
-
-
-@pytest.mark.parametrize(
-    "n, gender, expected",
-    [
-        (1, "m", "один"),
-        (1, "f", "одна"),
-        (1, "n", "одно"),
-        (2, "m", "два"),
-        (2, "f", "две"),
-        (2, "n", "два"),
-        (21, "f", "двадцать одна"),
-        (22, "f", "двадцать две"),
-        (3, "f", "три"),
-        (1001, "f", "тысяча одна"),
-        (2002, "n", "две тысячи два"),
-        (2001, "n", "две тысячи одно"),
-        # the gender applies to the last group only
-        (1_000_000, "f", "один миллион"),
-    ],
-)
-def test_cardinal_gender(n, gender, expected):
-    assert cardinal_to_words(n, gender) == expected
 
 
 @pytest.mark.parametrize("n", [10**15, -(10**15), 10**20])
@@ -221,14 +180,9 @@ FIRST_TO_TWENTIETH = [
 ]
 
 
-@pytest.mark.parametrize("n, expected", list(enumerate(FIRST_TO_TWENTIETH, start=1)))
-def test_ordinal_first_to_twentieth(n, expected):
-    assert ordinal_to_words(n) == expected
-
-
-@pytest.mark.parametrize(
-    "n, expected",
-    [
+ORDINALS = {
+    "first_to_twentieth": list(enumerate(FIRST_TO_TWENTIETH, start=1)),
+    "masculine": [
         (0, "нулевой"),
         (23, "двадцать третий"),
         (30, "тридцатый"),
@@ -255,34 +209,8 @@ def test_ordinal_first_to_twentieth(n, expected):
         (2_000_000, "двухмиллионный"),
         (1_000_000_000, "миллиардный"),
     ],
-)
-def test_ordinal_masculine(n, expected):
-    assert ordinal_to_words(n) == expected
-
-
-@pytest.mark.parametrize(
-    "n, gender, expected",
-    [
-        (1, "f", "первая"),
-        (1, "n", "первое"),
-        (2, "f", "вторая"),
-        (2, "n", "второе"),
-        (3, "f", "третья"),
-        (3, "n", "третье"),
-        (3, "pl", "третьи"),
-        (40, "f", "сороковая"),
-        (21, "f", "двадцать первая"),
-        (2024, "n", "две тысячи двадцать четвёртое"),
-        (1000, "f", "тысячная"),
-    ],
-)
-def test_ordinal_gender(n, gender, expected):
-    assert ordinal_to_words(n, gender) == expected
-
-
-@pytest.mark.parametrize(
-    "n, gender, case, expected",
-    [
+    "cases": [  # (n, gender, case, expected)
+        (3, "pl", "nom", "третьи"),
         (21, "m", "gen", "двадцать первого"),
         (3, "m", "gen", "третьего"),
         (3, "f", "gen", "третьей"),
@@ -292,9 +220,42 @@ def test_ordinal_gender(n, gender, expected):
         (1, "f", "acc", "первую"),
         (90, "pl", "gen", "девяностых"),
     ],
-)
-def test_ordinal_cases(n, gender, case, expected):
-    assert ordinal_to_words(n, gender, case) == expected
+}
+
+
+@pytest.mark.parametrize("case", named_cases(ORDINALS))
+def test_ordinal_to_words(case):
+    *args, expected = case
+    assert ordinal_to_words(*args) == expected
+
+
+# One number in a gender, as a cardinal and as an ordinal: (n, gender, cardinal, ordinal).
+# The gender applies to the last group only (один миллион, миллионная).
+GENDER_FORMS = [
+    (1, "m", "один", "первый"),
+    (1, "f", "одна", "первая"),
+    (1, "n", "одно", "первое"),
+    (2, "m", "два", "второй"),
+    (2, "f", "две", "вторая"),
+    (2, "n", "два", "второе"),
+    (3, "f", "три", "третья"),
+    (3, "n", "три", "третье"),
+    (21, "f", "двадцать одна", "двадцать первая"),
+    (22, "f", "двадцать две", "двадцать вторая"),
+    (40, "f", "сорок", "сороковая"),
+    (1000, "f", "тысяча", "тысячная"),
+    (1001, "f", "тысяча одна", "тысяча первая"),
+    (2001, "n", "две тысячи одно", "две тысячи первое"),
+    (2002, "n", "две тысячи два", "две тысячи второе"),
+    (2024, "n", "две тысячи двадцать четыре", "две тысячи двадцать четвёртое"),
+    (1_000_000, "f", "один миллион", "миллионная"),
+]
+
+
+@pytest.mark.parametrize("n, gender, cardinal, ordinal", GENDER_FORMS)
+def test_gender(n, gender, cardinal, ordinal):
+    assert cardinal_to_words(n, gender) == cardinal
+    assert ordinal_to_words(n, gender) == ordinal
 
 
 @pytest.mark.parametrize(
@@ -311,9 +272,8 @@ def test_ordinal_invalid(kwargs):
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "text, expected",
-    [
+EXPANSIONS = {
+    "decimals": [
         ("3,5", "три целых пять десятых"),
         ("2.75", "две целых семьдесят пять сотых"),
         ("1,1", "одна целая одна десятая"),
@@ -324,14 +284,7 @@ def test_ordinal_invalid(kwargs):
         ("0,125", "ноль целых сто двадцать пять тысячных"),
         ("-3,5", "минус три целых пять десятых"),
     ],
-)
-def test_expand_decimals(text, expected):
-    assert expand_numbers(text) == expected
-
-
-@pytest.mark.parametrize(
-    "text, expected",
-    [
+    "percent": [
         ("1%", "один процент"),
         ("2%", "два процента"),
         ("4%", "четыре процента"),
@@ -343,14 +296,7 @@ def test_expand_decimals(text, expected):
         ("3,5%", "три целых пять десятых процента"),
         ("-5%", "минус пять процентов"),
     ],
-)
-def test_expand_percent(text, expected):
-    assert expand_numbers(text) == expected
-
-
-@pytest.mark.parametrize(
-    "text, expected",
-    [
+    "hyphenated_ordinals": [
         ("1-й", "первый"),
         ("2-я", "вторая"),
         ("3-е", "третье"),
@@ -365,14 +311,7 @@ def test_expand_percent(text, expected):
         ("до 5-ти лет", "до пяти лет"),
         ("2024-й год", "две тысячи двадцать четвёртый год"),
     ],
-)
-def test_expand_hyphenated_ordinals(text, expected):
-    assert expand_numbers(text) == expected
-
-
-@pytest.mark.parametrize(
-    "text, expected",
-    [
+    "group_separators": [
         ("1 000 000", "один миллион"),
         ("1\u2009000", "тысяча"),
         ("25\u00a0000 рублей", "двадцать пять тысяч рублей"),
@@ -385,14 +324,7 @@ def test_expand_hyphenated_ordinals(text, expected):
         ("в 2024 100 человек", "в две тысячи двадцать четыре сто человек"),
         ("1 0000", "один ноль ноль ноль ноль"),
     ],
-)
-def test_expand_group_separators(text, expected):
-    assert expand_numbers(text) == expected
-
-
-@pytest.mark.parametrize(
-    "text, expected",
-    [
+    "minus": [
         ("-5", "минус пять"),
         ("было -12 градусов", "было минус двенадцать градусов"),
         ("(\u22127)", "(минус семь)"),
@@ -400,14 +332,7 @@ def test_expand_group_separators(text, expected):
         ("1941-1945", "тысяча девятьсот сорок один-тысяча девятьсот сорок пять"),
         ("ВАЗ-2106", "ВАЗ-две тысячи сто шесть"),
     ],
-)
-def test_expand_minus(text, expected):
-    assert expand_numbers(text) == expected
-
-
-@pytest.mark.parametrize(
-    "text, expected",
-    [
+    "long_and_zero_padded_digits": [
         (
             "1234567890123456",
             (
@@ -419,27 +344,13 @@ def test_expand_minus(text, expected):
         ("007", "ноль ноль семь"),
         ("999999999999999", cardinal_to_words(999_999_999_999_999)),
     ],
-)
-def test_expand_long_and_zero_padded_digits(text, expected):
-    assert expand_numbers(text) == expected
-
-
-@pytest.mark.parametrize(
-    "text, expected",
-    [
+    "glued_letters": [
         ("5км", "пять км"),
         ("10кг", "десять кг"),
         ("COVID19", "COVID девятнадцать"),
         ("H2O", "H два O"),
     ],
-)
-def test_expand_glued_letters(text, expected):
-    assert expand_numbers(text) == expected
-
-
-@pytest.mark.parametrize(
-    "text, expected",
-    [
+    "mixed_text": [
         (
             "В 1812 году было 3,5 тысячи.",
             "В тысяча восемьсот двенадцатом году было три целых пять десятых тысячи.",
@@ -456,8 +367,12 @@ def test_expand_glued_letters(text, expected):
         ("Версия 2.0.1", "Версия два.ноль.один"),
         ("Итого: 100.", "Итого: сто."),
     ],
-)
-def test_expand_mixed_text(text, expected):
+}
+
+
+@pytest.mark.parametrize("case", named_cases(EXPANSIONS))
+def test_expand_numbers(case):
+    text, expected = case
     assert expand_numbers(text) == expected
 
 

@@ -12,6 +12,7 @@ from .normalize import normalize_text, tokenize
 from .numbers import cardinal_to_words, expand_numbers, ordinal_to_words
 from .phonemes import (
     EOS,
+    G2P_VERSION,
     PAD,
     PHONEME_INVENTORY,
     PRESETS,
@@ -26,6 +27,7 @@ from .stress import STRESS_SOURCES, StressInfo, read_stress_dict
 
 __all__ = [
     "EOS",
+    "G2P_VERSION",
     "PAD",
     "PHONEME_INVENTORY",
     "PRESETS",

@@ -9,7 +9,9 @@ provenance and licences in ``data/LEXICON.md``):
   end, learned from the lexicon, for words not in it.
 
 Syllable numbers everywhere are 0-based indices of the stressed vowel among the
-word's vowels (``VOWELS``): ``говорить`` -> 2, ``город`` -> 0.
+word's vowels (``VOWELS``): ``говорить`` -> 2, ``город`` -> 0.  ``VOWELS`` and
+``count_vowels`` are defined here, for the whole package and the scripts: this
+module imports nothing from the package (it even loads on its own).
 
 Nothing is read at import time; ``load_stress_lexicon()`` loads (once, cached)
 in roughly 0.1 s.
@@ -19,7 +21,7 @@ from __future__ import annotations
 import functools
 import gzip
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -30,13 +32,13 @@ __all__ = [
     "LexiconDataError",
     "LexiconEntry",
     "StressLexicon",
+    "count_vowels",
     "load_stress_lexicon",
     "load_suffix_table",
     "predict_stress_by_suffix",
 ]
 
-VOWELS = "аеёиоуыэюя"
-_VOWEL_SET = frozenset(VOWELS)
+VOWELS = frozenset("аеёиоуыэюя")
 
 LEXICON_FILE = "stress_lexicon.tsv.gz"
 SUFFIX_FILE = "stress_suffixes.tsv"
@@ -51,8 +53,9 @@ class LexiconDataError(RuntimeError):
     """A bundled stress data file is missing or unreadable."""
 
 
-def _count_vowels(word: str) -> int:
-    return sum(c in _VOWEL_SET for c in word)
+def count_vowels(word: str) -> int:
+    """Number of vowel letters (= syllables): ``count_vowels("говорить") == 3``."""
+    return sum(c in VOWELS for c in word)
 
 
 def _read_data(name: str) -> bytes:
@@ -197,7 +200,9 @@ def load_suffix_table() -> tuple[dict[str, int], int]:
     return _parse_suffixes(text)
 
 
-def predict_stress_by_suffix(word: str) -> int | None:
+def predict_stress_by_suffix(
+    word: str, suffix_table: tuple[Mapping[str, int], int] | None = None
+) -> int | None:
     """Guess the 0-based stressed syllable of a word that is not in the lexicon.
 
     * no vowels -> None; one vowel -> 0;
@@ -205,16 +210,20 @@ def predict_stress_by_suffix(word: str) -> int | None:
     * otherwise the longest matching suffix of the learned table (matched on the
       ё-less spelling) gives the stressed vowel counted from the end; None when
       no suffix matches or the word has too few vowels for the answer.
+
+    `suffix_table` is ``(suffix -> stressed vowel from the end, longest suffix)``, by
+    default the built-in `load_suffix_table()`; ``scripts/build_lexicon.py`` passes the
+    tables it is tuning.
     """
     word = word.lower()
-    nv = _count_vowels(word)
+    nv = count_vowels(word)
     if nv == 0:
         return None
     if "ё" in word:
-        return _count_vowels(word[: word.rindex("ё")])
+        return count_vowels(word[: word.rindex("ё")])
     if nv == 1:
         return 0
-    table, max_len = load_suffix_table()
+    table, max_len = load_suffix_table() if suffix_table is None else suffix_table
     for k in range(min(max_len, len(word)), 0, -1):
         pos = table.get(word[-k:])
         if pos is not None:

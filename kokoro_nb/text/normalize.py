@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from .lexicon import VOWELS
 from .numbers import expand_numbers
 
 STRESS_MARKS = "\u0301\u0300\u0341"  # combining acute, combining grave, combining acute tone mark
@@ -47,7 +48,7 @@ _LETTER_RUN = re.compile(r"[a-zа-яё" + STRESS_MARKS + r"+]+")
 _HAS_LATIN = re.compile(r"[a-z]")
 _HAS_CYRILLIC = re.compile(r"[а-яё]")
 _PLUS_BETWEEN_NUMBERS = re.compile(r"(?<=\d)\s*\+\s*(?=\d)")
-_STRAY_PLUS = re.compile(r"\+(?![аеёиоуыэюя])")
+_STRAY_PLUS = re.compile(r"\+(?![" + "".join(sorted(VOWELS)) + "])")  # + not before a vowel
 _DASH = re.compile(r"(?:^|(?<=\s))[-–—]+(?=\s|$)|[–—]+")
 _ELLIPSIS = re.compile(r"\.{2,}")
 _QUESTION_EXCLAIM = re.compile(r"[?!]*\?[?!]*")

@@ -36,6 +36,7 @@ Choices
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 __all__ = [
     "agree_noun",
@@ -51,34 +52,77 @@ GENDERS = ("m", "f", "n")
 ORDINAL_GENDERS = ("m", "f", "n", "pl")
 CASES = ("nom", "gen", "dat", "acc", "ins", "prep")
 
+HARD, STRESSED, THIRD = "hard", "stressed", "third"  # classes of ordinal endings
+
+
+def _rows(table: str) -> list[list[str]]:
+    """The fields of each line of a table written as text, split at white space."""
+    return [line.split() for line in table.strip().splitlines()]
+
+
 # --------------------------------------------------------------------------
-# Cardinal numbers (nominative)
+# The words for the parts of a number below a thousand
 # --------------------------------------------------------------------------
 
-DIGIT_WORDS = (
-    "ноль", "один", "два", "три", "четыре",
-    "пять", "шесть", "семь", "восемь", "девять",
-)
 
-#: Words for 1..9; one and two change with gender, the rest do not.
-UNITS = ("", "один", "два", "три", "четыре", "пять", "шесть", "семь", "восемь", "девять")
+class NumberWord(NamedTuple):
+    nominative: str  # masculine: один, два
+    genitive: str    # двух: "до двух", and the first part of "двухтысячный"
+    ordinal: str     # stem of the ordinal: втор-ой
+    ending: str      # the ordinal's class of endings: HARD, STRESSED or THIRD
+
+
+#: A group of three digits is read as at most three of these parts (`_group_parts`):
+#: 125 = 100 + 20 + 5, 113 = 100 + 13.
+NUMBER_WORDS = {int(value): NumberWord(*forms) for value, *forms in _rows("""
+    0    ноль          нуля          нулев        stressed
+    1    один          одного        перв         hard
+    2    два           двух          втор         stressed
+    3    три           трёх          трет         third
+    4    четыре        четырёх       четвёрт      hard
+    5    пять          пяти          пят          hard
+    6    шесть         шести         шест         stressed
+    7    семь          семи          седьм        stressed
+    8    восемь        восьми        восьм        stressed
+    9    девять        девяти        девят        hard
+    10   десять        десяти        десят        hard
+    11   одиннадцать   одиннадцати   одиннадцат   hard
+    12   двенадцать    двенадцати    двенадцат    hard
+    13   тринадцать    тринадцати    тринадцат    hard
+    14   четырнадцать  четырнадцати  четырнадцат  hard
+    15   пятнадцать    пятнадцати    пятнадцат    hard
+    16   шестнадцать   шестнадцати   шестнадцат   hard
+    17   семнадцать    семнадцати    семнадцат    hard
+    18   восемнадцать  восемнадцати  восемнадцат  hard
+    19   девятнадцать  девятнадцати  девятнадцат  hard
+    20   двадцать      двадцати      двадцат      hard
+    30   тридцать      тридцати      тридцат      hard
+    40   сорок         сорока        сороков      stressed
+    50   пятьдесят     пятидесяти    пятидесят    hard
+    60   шестьдесят    шестидесяти   шестидесят   hard
+    70   семьдесят     семидесяти    семидесят    hard
+    80   восемьдесят   восьмидесяти  восьмидесят  hard
+    90   девяносто     девяноста     девяност     hard
+    100  сто           ста           сот          hard
+    200  двести        двухсот       двухсот      hard
+    300  триста        трёхсот       трёхсот      hard
+    400  четыреста     четырёхсот    четырёхсот   hard
+    500  пятьсот       пятисот       пятисот      hard
+    600  шестьсот      шестисот      шестисот     hard
+    700  семьсот       семисот       семисот      hard
+    800  восемьсот     восьмисот     восьмисот    hard
+    900  девятьсот     девятисот     девятисот    hard
+""")}
+
+#: One and two change with gender, the other parts do not.
 GENDERED_UNITS = {
     "m": {1: "один", 2: "два"},
     "f": {1: "одна", 2: "две"},
     "n": {1: "одно", 2: "два"},
 }
-TEENS = (
-    "десять", "одиннадцать", "двенадцать", "тринадцать", "четырнадцать",
-    "пятнадцать", "шестнадцать", "семнадцать", "восемнадцать", "девятнадцать",
-)
-TENS = (
-    "", "", "двадцать", "тридцать", "сорок",
-    "пятьдесят", "шестьдесят", "семьдесят", "восемьдесят", "девяносто",
-)
-HUNDREDS = (
-    "", "сто", "двести", "триста", "четыреста",
-    "пятьсот", "шестьсот", "семьсот", "восемьсот", "девятьсот",
-)
+#: Inside one-word ordinals ("двухтысячный", "стодвадцатипятитысячный") a part reads as
+#: its genitive, except these.
+COMBINING_FORMS = {1: "одно", 90: "девяносто", 100: "сто"}
 
 #: Scale words by power of 1000: (one, few, many) forms and grammatical gender.
 SCALES = {
@@ -89,86 +133,38 @@ SCALES = {
 }
 
 # --------------------------------------------------------------------------
-# Cardinal numbers in the genitive, and the combining forms used inside
-# one-word ordinals such as "двухтысячный" or "стодвадцатипятитысячный"
-# --------------------------------------------------------------------------
-
-UNITS_GEN = ("", "одного", "двух", "трёх", "четырёх", "пяти", "шести", "семи", "восьми", "девяти")
-TEENS_GEN = (
-    "десяти", "одиннадцати", "двенадцати", "тринадцати", "четырнадцати",
-    "пятнадцати", "шестнадцати", "семнадцати", "восемнадцати", "девятнадцати",
-)
-TENS_GEN = (
-    "", "", "двадцати", "тридцати", "сорока",
-    "пятидесяти", "шестидесяти", "семидесяти", "восьмидесяти", "девяноста",
-)
-HUNDREDS_GEN = (
-    "", "ста", "двухсот", "трёхсот", "четырёхсот",
-    "пятисот", "шестисот", "семисот", "восьмисот", "девятисот",
-)
-
-#: The combining forms equal the genitive except for these words.
-UNITS_COMBINING = ("", "одно") + UNITS_GEN[2:]
-TENS_COMBINING = TENS_GEN[:9] + ("девяносто",)
-HUNDREDS_COMBINING = ("", "сто") + HUNDREDS_GEN[2:]
-
-# --------------------------------------------------------------------------
 # Ordinal numbers: stems plus an ending class
 # --------------------------------------------------------------------------
 
-HARD, STRESSED, THIRD = "hard", "stressed", "third"
 
-#: Endings by case, each a tuple for genders (m, f, n, pl).
+def _declension(table: str) -> dict[str, tuple[str, ...]]:
+    """Case -> endings for (m, f, n, pl), from rows ``case m f n pl`` of a declension table."""
+    return {case: tuple(endings) for case, *endings in _rows(table)}
+
+
+#: Endings by case (rows) and gender (columns: m, f, n, pl), as a grammar prints them.
 #: The accusative assumes an inanimate noun (m and pl equal the nominative).
+_HARD_ENDINGS = _declension("""
+    nom   ый   ая   ое   ые
+    gen   ого  ой   ого  ых
+    dat   ому  ой   ому  ым
+    acc   ый   ую   ое   ые
+    ins   ым   ой   ым   ыми
+    prep  ом   ой   ом   ых
+""")
 ORDINAL_ENDINGS = {
-    HARD: {
-        "nom": ("ый", "ая", "ое", "ые"),
-        "gen": ("ого", "ой", "ого", "ых"),
-        "dat": ("ому", "ой", "ому", "ым"),
-        "acc": ("ый", "ую", "ое", "ые"),
-        "ins": ("ым", "ой", "ым", "ыми"),
-        "prep": ("ом", "ой", "ом", "ых"),
-    },
-    STRESSED: {
-        "nom": ("ой", "ая", "ое", "ые"),
-        "gen": ("ого", "ой", "ого", "ых"),
-        "dat": ("ому", "ой", "ому", "ым"),
-        "acc": ("ой", "ую", "ое", "ые"),
-        "ins": ("ым", "ой", "ым", "ыми"),
-        "prep": ("ом", "ой", "ом", "ых"),
-    },
-    THIRD: {
-        "nom": ("ий", "ья", "ье", "ьи"),
-        "gen": ("ьего", "ьей", "ьего", "ьих"),
-        "dat": ("ьему", "ьей", "ьему", "ьим"),
-        "acc": ("ий", "ью", "ье", "ьи"),
-        "ins": ("ьим", "ьей", "ьим", "ьими"),
-        "prep": ("ьем", "ьей", "ьем", "ьих"),
-    },
+    HARD: _HARD_ENDINGS,
+    # Stressed endings (второй, сороковой) differ in the masculine nominative and accusative.
+    STRESSED: {**_HARD_ENDINGS, "nom": ("ой", "ая", "ое", "ые"), "acc": ("ой", "ую", "ое", "ые")},
+    THIRD: _declension("""
+        nom   ий    ья   ье    ьи
+        gen   ьего  ьей  ьего  ьих
+        dat   ьему  ьей  ьему  ьим
+        acc   ий    ью   ье    ьи
+        ins   ьим   ьей  ьим   ьими
+        prep  ьем   ьей  ьем   ьих
+    """),
 }
-
-ORDINAL_UNITS = (
-    ("нулев", STRESSED), ("перв", HARD), ("втор", STRESSED), ("трет", THIRD),
-    ("четвёрт", HARD), ("пят", HARD), ("шест", STRESSED), ("седьм", STRESSED),
-    ("восьм", STRESSED), ("девят", HARD),
-)
-ORDINAL_TEENS = tuple(
-    (stem, HARD)
-    for stem in (
-        "десят", "одиннадцат", "двенадцат", "тринадцат", "четырнадцат",
-        "пятнадцат", "шестнадцат", "семнадцат", "восемнадцат", "девятнадцат",
-    )
-)
-ORDINAL_TENS = (
-    None, None, ("двадцат", HARD), ("тридцат", HARD), ("сороков", STRESSED),
-    ("пятидесят", HARD), ("шестидесят", HARD), ("семидесят", HARD),
-    ("восьмидесят", HARD), ("девяност", HARD),
-)
-ORDINAL_HUNDREDS = (
-    None, ("сот", HARD), ("двухсот", HARD), ("трёхсот", HARD), ("четырёхсот", HARD),
-    ("пятисот", HARD), ("шестисот", HARD), ("семисот", HARD), ("восьмисот", HARD),
-    ("девятисот", HARD),
-)
 ORDINAL_SCALE_STEMS = {1: "тысячн", 2: "миллионн", 3: "миллиардн", 4: "триллионн"}
 
 # --------------------------------------------------------------------------
@@ -273,7 +269,18 @@ def _split_thousands(n: int) -> list[int]:
 
 def _digits_to_words(digits: str) -> str:
     """Read a string of digits one digit at a time: "007" -> "ноль ноль семь"."""
-    return " ".join(DIGIT_WORDS[int(d)] for d in digits)
+    return " ".join(NUMBER_WORDS[int(d)].nominative for d in digits)
+
+
+def _group_parts(group: int) -> list[int]:
+    """The parts (`NUMBER_WORDS`) that 1 <= group <= 999 is read as, largest first:
+    125 -> [100, 20, 5], 113 -> [100, 13], 40 -> [40]."""
+    hundreds, rest = divmod(group, 100)
+    parts = [hundreds * 100] if hundreds else []
+    if 10 <= rest < 20:
+        return parts + [rest]
+    tens, units = divmod(rest, 10)
+    return parts + [part for part in (tens * 10, units) if part]
 
 
 # ==========================================================================
@@ -283,17 +290,8 @@ def _digits_to_words(digits: str) -> str:
 
 def _group_words(n: int, gender: str) -> list[str]:
     """Words for 1 <= n <= 999 in the given gender."""
-    hundreds, rest = divmod(n, 100)
-    words = [HUNDREDS[hundreds]] if hundreds else []
-    if 10 <= rest < 20:
-        words.append(TEENS[rest - 10])
-        return words
-    tens, units = divmod(rest, 10)
-    if tens:
-        words.append(TENS[tens])
-    if units:
-        words.append(GENDERED_UNITS[gender].get(units, UNITS[units]))
-    return words
+    return [GENDERED_UNITS[gender].get(part, NUMBER_WORDS[part].nominative)
+            for part in _group_parts(n)]
 
 
 def _scaled_group_words(group: int, scale: int, gender: str) -> list[str]:
@@ -327,7 +325,7 @@ def cardinal_to_words(n: int, gender: str = "m") -> str:
     _check_range(n)
     _check_choice(gender, GENDERS, "gender")
     if n == 0:
-        return DIGIT_WORDS[0]
+        return NUMBER_WORDS[0].nominative
     words = [MINUS_WORD] if n < 0 else []
     groups = _split_thousands(abs(n))
     for scale in reversed(range(len(groups))):
@@ -338,31 +336,15 @@ def cardinal_to_words(n: int, gender: str = "m") -> str:
 
 def _cardinal_genitive(n: int) -> str:
     """Genitive of 1 <= n <= 999, masculine: 2 -> "двух", 25 -> "двадцати пяти"."""
-    hundreds, rest = divmod(n, 100)
-    words = [HUNDREDS_GEN[hundreds]] if hundreds else []
-    if 10 <= rest < 20:
-        words.append(TEENS_GEN[rest - 10])
-    else:
-        tens, units = divmod(rest, 10)
-        if tens:
-            words.append(TENS_GEN[tens])
-        if units:
-            words.append(UNITS_GEN[units])
-    return " ".join(words)
+    return " ".join(NUMBER_WORDS[part].genitive for part in _group_parts(n))
 
 
 def _combining_form(group: int) -> str:
     """Prefix of one-word ordinals: 2 -> "двух", 125 -> "стодвадцатипяти", 1 -> ""."""
     if group == 1:
         return ""
-    hundreds, rest = divmod(group, 100)
-    parts = [HUNDREDS_COMBINING[hundreds]]
-    if 10 <= rest < 20:
-        parts.append(TEENS_GEN[rest - 10])
-    else:
-        tens, units = divmod(rest, 10)
-        parts += [TENS_COMBINING[tens], UNITS_COMBINING[units]]
-    return "".join(parts)
+    return "".join(COMBINING_FORMS.get(part, NUMBER_WORDS[part].genitive)
+                   for part in _group_parts(group))
 
 
 # ==========================================================================
@@ -377,18 +359,9 @@ def _inflect(stem_and_class: tuple[str, str], gender: str, case: str) -> str:
 
 def _last_group_ordinal(group: int) -> tuple[list[str], tuple[str, str]]:
     """Split 1 <= group <= 999 into leading cardinal words and the ordinal stem."""
-    hundreds, rest = divmod(group, 100)
-    if rest == 0:
-        return [], ORDINAL_HUNDREDS[hundreds]
-    words = [HUNDREDS[hundreds]] if hundreds else []
-    if rest < 10:
-        return words, ORDINAL_UNITS[rest]
-    if rest < 20:
-        return words, ORDINAL_TEENS[rest - 10]
-    tens, units = divmod(rest, 10)
-    if units == 0:
-        return words, ORDINAL_TENS[tens]
-    return words + [TENS[tens]], ORDINAL_UNITS[units]
+    *leading, last = _group_parts(group)
+    words = [NUMBER_WORDS[part].nominative for part in leading]
+    return words, (NUMBER_WORDS[last].ordinal, NUMBER_WORDS[last].ending)
 
 
 def ordinal_to_words(n: int, gender: str = "m", case: str = "nom") -> str:
@@ -412,7 +385,7 @@ def ordinal_to_words(n: int, gender: str = "m", case: str = "nom") -> str:
     _check_choice(gender, ORDINAL_GENDERS, "gender")
     _check_choice(case, CASES, "case")
     if n == 0:
-        return _inflect(ORDINAL_UNITS[0], gender, case)
+        return _inflect((NUMBER_WORDS[0].ordinal, NUMBER_WORDS[0].ending), gender, case)
 
     groups = _split_thousands(n)
     scale = next(i for i, group in enumerate(groups) if group)  # lowest non-zero group

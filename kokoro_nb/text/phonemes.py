@@ -44,11 +44,12 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from os import PathLike
 from typing import Any
 
-from .lexicon import load_stress_lexicon, predict_stress_by_suffix
+from .lexicon import VOWELS, count_vowels, load_stress_lexicon, predict_stress_by_suffix
 from .normalize import (
     PUNCTUATION,
     STRESS_MARKS,
@@ -59,17 +60,21 @@ from .normalize import (
     tokenize,
 )
 from .stress import (
-    VOWELS,
     StressInfo,
     check_syllable,
     combine_hyphenated,
-    count_vowels,
     preferred_reading,
     read_stress_dict,
     seed_heuristic_stress,
     split_stress_marks,
     yo_stress,
 )
+
+# Bump whenever the phonemes, stress flags or ids produced for any text change (a rule, a
+# table, the lexicon, the heuristics or the inventory): caches of text features key on it.
+# 2: the heuristic tier stresses -ная/-ное/-ные adjectives on the root, the third syllable
+#    from the end (`stress.seed_heuristic_stress`).
+G2P_VERSION = 2
 
 # --------------------------------------------------------------------------- rule switches
 
@@ -259,11 +264,6 @@ PHONEME_INVENTORY = SPECIAL_TOKENS + tuple(PUNCTUATION) + VOWEL_INVENTORY + CONS
 # --------------------------------------------------------------------------- the rules
 
 
-def apply_exception(letters: str) -> str | None:
-    """The respelling of an exception word (with ``+`` before the stressed vowel), or None."""
-    return EXCEPTIONS.get(letters)
-
-
 def simplify_clusters(letters: str) -> str:
     """Rewrite consonant clusters that are not pronounced as spelled (`CLUSTER_RULES`), and
     read a doubled consonant as one before another consonant or at the end (русский, класс)."""
@@ -386,10 +386,178 @@ def assimilate_voicing(phonemes: list[str]) -> None:
             phonemes[i] = VOICELESS_TO_VOICED[current]
 
 
-# --------------------------------------------------------------------------- the processor
+# --------------------------------------------------------------------------- one word
+
+
+def apply_rules(
+    letters: str, syllable: int, rules: PhonemeRules, final_devoicing: bool = True
+) -> tuple[list[str], list[tuple[int, str, str]]]:
+    """Rules 3-9 (see the module docstring) for letters whose stressed syllable is known.
+
+    Returns the phonemes and the vowels as `letters_to_phonemes` lists them.
+    `final_devoicing=False` skips that rule (for a preposition read with the next word).
+    """
+    if rules.cluster_simplification:
+        letters = simplify_clusters(letters)
+    if rules.genitive_ogo:
+        letters = genitive_ogo(letters)
+    phonemes, vowels = letters_to_phonemes(letters, rules)
+    if rules.vowel_reduction:
+        reduce_vowels(phonemes, vowels, syllable, rules)
+    if rules.final_devoicing and final_devoicing:
+        devoice_final(phonemes)
+    if rules.voicing_assimilation:
+        assimilate_voicing(phonemes)
+    return phonemes, vowels
+
+
+def exception_reading(
+    letters: str, marked: int | None, user_stress: Mapping[str, int]
+) -> tuple[int, str] | None:
+    """(syllable, respelling) of an `EXCEPTIONS` word, or None.
+
+    None also when the user's stress dictionary has the word, or the text marks a stress
+    other than the respelling's (the word is then read as spelled).
+
+    >>> exception_reading("что", None, {})
+    (0, 'што')
+    """
+    if letters not in EXCEPTIONS or letters in user_stress:
+        return None
+    spelling, syllable = split_stress_marks(EXCEPTIONS[letters])
+    return (syllable, spelling) if marked is None or marked == syllable else None
+
+
+def decide_stress(
+    letters: str, marked: int | None, user_stress: Mapping[str, int], use_lexicon: bool
+) -> tuple[int, str, str]:
+    """The stress tiers of `stress.py` (mark, ё, dictionaries, one vowel, heuristics) for
+    plain lowercase letters -> (syllable, spelling, source). The spelling differs from
+    `letters` only when the lexicon restores ё (еще -> ещё).
+
+    >>> decide_stress("еще", None, {}, use_lexicon=True)
+    (1, 'ещё', 'dictionary')
+    """
+    n = count_vowels(letters)
+    if n == 0:
+        return -1, letters, "none"
+    if marked is not None and marked < n:
+        return marked, letters, "marked"
+    yo = yo_stress(letters)
+    if yo is not None:
+        return yo, letters, "yo"
+    if letters in user_stress:
+        return user_stress[letters], letters, "dictionary"
+    preferred = preferred_reading(letters)
+    if preferred is not None:
+        return preferred[0], preferred[1], "dictionary"
+    if use_lexicon:
+        entry = load_stress_lexicon().lookup(letters)
+        if entry is not None:
+            source = "monosyllable" if n == 1 and entry.spelling == letters else "dictionary"
+            return entry.syllable, entry.spelling, source
+    if n == 1:
+        return 0, letters, "monosyllable"
+    if "-" in letters:
+        parts = letters.split("-")
+        part_stress = [
+            decide_stress(part, None, user_stress, use_lexicon)[0] if count_vowels(part) else 0
+            for part in parts
+        ]
+        return combine_hyphenated(parts, part_stress), letters, "heuristic"
+    suffix = predict_stress_by_suffix(letters) if use_lexicon else None
+    if suffix is not None and 0 <= suffix < n:
+        return suffix, letters, "heuristic"
+    return seed_heuristic_stress(letters), letters, "heuristic"
+
 
 _PLAIN_WORD = re.compile(r"[а-яё]+(?:-[а-яё]+)*")
 _ALLOWED_WORD_CHARS = frozenset("абвгдеёжзийклмнопрстуфхцчшщъыьэюя-+" + STRESS_MARKS)
+
+
+def clean_word(word: str) -> str:
+    """One word as `process_word` reads it: lowercase NFC Cyrillic, hyphens and stress marks.
+
+    Raises TypeError or ValueError for input that is not one word.
+
+    >>> clean_word(" Мoлoкo ")  # with Latin o
+    'молоко'
+    """
+    if _PLAIN_WORD.fullmatch(word):  # the common case: already a clean lowercase word
+        return word
+    if not isinstance(word, str):
+        raise TypeError(f"word must be a str, got {type(word).__name__}")
+    cleaned = unicodedata.normalize("NFC", word.strip().lower())
+    if not cleaned:
+        raise ValueError("empty word")
+    if any(ch.isspace() for ch in cleaned):
+        raise ValueError(f"{word!r} is more than one word; use process_text")
+    if any(ch.isdigit() for ch in cleaned):
+        raise ValueError(f"{word!r} contains digits; use process_text, which reads numbers")
+    cleaned = _LETTER_RUN.sub(_fix_latin, cleaned)
+    cleaned = "".join(ch for ch in cleaned if ch in _ALLOWED_WORD_CHARS).strip("-")
+    if not any(ch.isalpha() for ch in cleaned):
+        raise ValueError(f"{word!r} has no letters that can be read as Russian")
+    return cleaned
+
+
+# --------------------------------------------------------------------------- a text
+
+# A token of a text with its reading: a word is (word, phonemes, stress); a punctuation
+# mark is (mark, (mark,), None).
+Token = tuple[str, tuple[str, ...], StressInfo | None]
+
+
+def join_proclitics(tokens: list[Token], underlying: Callable[[str], tuple[str, ...]]) -> None:
+    """Read prepositions without a vowel (в, к, с) with the next word, in place:
+    в школу -> f ʃkolu, с домом -> z doməm, к брату -> g bratu.
+
+    `underlying(word)` gives the preposition's phonemes before final devoicing; the
+    first phoneme of the next word then decides its voicing.
+    """
+    for i, (word, _, info) in enumerate(tokens[:-1]):
+        following = tokens[i + 1]
+        if info is not None and info.source == "none" and following[2] is not None and following[1]:
+            joined = list(underlying(word)) + [following[1][0]]
+            assimilate_voicing(joined)
+            tokens[i] = (word, tuple(joined[:-1]), info)
+
+
+def sequence_with_stress(tokens: list[Token]) -> tuple[list[str], list[int]]:
+    """The model's symbols for a text's tokens, with one 0/1 flag per symbol (1 on each
+    word's stressed vowel): word phonemes, ``" "`` between words, punctuation marks."""
+    sequence: list[str] = []
+    flags: list[int] = []
+    for _, phonemes, info in tokens:
+        if info is None:  # punctuation: a pause symbol, no boundary before it
+            sequence.append(phonemes[0])
+            flags.append(0)
+            continue
+        if sequence:
+            sequence.append(WORD_BOUNDARY)
+            flags.append(0)
+        start = len(sequence)
+        sequence.extend(phonemes)
+        flags.extend([0] * len(phonemes))
+        if info.vowel_index >= 0:
+            flags[start + info.vowel_index] = 1
+    return sequence, flags
+
+
+# --------------------------------------------------------------------------- the processor
+
+STATE_FORMAT, STATE_VERSION = "kokoro_nb.RussianPhonemeProcessor", 1
+
+
+def check_state(state: Any) -> None:
+    """Raise ValueError unless `state` is a `RussianPhonemeProcessor.to_dict` result."""
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        raise ValueError("not a RussianPhonemeProcessor state (missing 'format' marker)")
+    if state.get("version") != STATE_VERSION:
+        raise ValueError(f"unsupported processor state version {state.get('version')!r}")
+    missing = [p for p in SPECIAL_TOKENS if p not in [str(q) for q in state["phonemes"]]]
+    if missing:
+        raise ValueError(f"processor state lacks the special symbols {missing}")
 
 
 class RussianPhonemeProcessor:
@@ -480,113 +648,40 @@ class RussianPhonemeProcessor:
         phonemes, info = self._word_cached(word)
         return list(phonemes), info
 
-    def _clean_word(self, word: str) -> str:
-        if _PLAIN_WORD.fullmatch(word):  # the common case: already a clean lowercase word
-            return word
-        if not isinstance(word, str):
-            raise TypeError(f"word must be a str, got {type(word).__name__}")
-        cleaned = unicodedata.normalize("NFC", word.strip().lower())
-        if not cleaned:
-            raise ValueError("empty word")
-        if any(ch.isspace() for ch in cleaned):
-            raise ValueError(f"{word!r} is more than one word; use process_text")
-        if any(ch.isdigit() for ch in cleaned):
-            raise ValueError(f"{word!r} contains digits; use process_text, which reads numbers")
-        cleaned = _LETTER_RUN.sub(_fix_latin, cleaned)
-        cleaned = "".join(ch for ch in cleaned if ch in _ALLOWED_WORD_CHARS).strip("-")
-        if not any(ch.isalpha() for ch in cleaned):
-            raise ValueError(f"{word!r} has no letters that can be read as Russian")
-        return cleaned
-
     def _process_word(self, word: str, final_devoicing: bool = True) -> tuple[tuple[str, ...], StressInfo]:
-        letters, marked = split_stress_marks(self._clean_word(word))
-        rules = self.rules
-        source = None
-        if rules.exceptions and letters in EXCEPTIONS and letters not in self.user_stress:
-            spelled, syllable = split_stress_marks(EXCEPTIONS[letters])
-            if marked is None or marked == syllable:
-                letters, source = spelled, "exception"
-        if source is None:
+        letters, marked = split_stress_marks(clean_word(word))
+        exception = (
+            exception_reading(letters, marked, self.user_stress) if self.rules.exceptions else None
+        )
+        if exception is not None:
+            (syllable, letters), source = exception, "exception"
+        else:
             syllable, letters, source = self.find_stress(letters, marked)
-        if rules.cluster_simplification:
-            letters = simplify_clusters(letters)
-        if rules.genitive_ogo:
-            letters = genitive_ogo(letters)
-        phonemes, vowels = letters_to_phonemes(letters, rules)
-        if rules.vowel_reduction:
-            reduce_vowels(phonemes, vowels, syllable, rules)
-        if rules.final_devoicing and final_devoicing:
-            devoice_final(phonemes)
-        if rules.voicing_assimilation:
-            assimilate_voicing(phonemes)
+        phonemes, vowels = apply_rules(letters, syllable, self.rules, final_devoicing)
         vowel_index = vowels[syllable][0] if 0 <= syllable < len(vowels) else -1
-        info = StressInfo(syllable, vowel_index, source == "marked", source)
-        return tuple(phonemes), info
+        return tuple(phonemes), StressInfo(syllable, vowel_index, source == "marked", source)
 
     def find_stress(self, letters: str, marked: int | None = None) -> tuple[int, str, str]:
-        """Stress tiers for plain lowercase letters -> (syllable, spelling, source).
-
-        The spelling differs from `letters` only when the lexicon restores ё (еще -> ещё).
-        """
-        n = count_vowels(letters)
-        if n == 0:
-            return -1, letters, "none"
-        if marked is not None and marked < n:
-            return marked, letters, "marked"
-        yo = yo_stress(letters)
-        if yo is not None:
-            return yo, letters, "yo"
-        if letters in self.user_stress:
-            return self.user_stress[letters], letters, "dictionary"
-        preferred = preferred_reading(letters)
-        if preferred is not None:
-            return preferred[0], preferred[1], "dictionary"
-        if self.use_lexicon:
-            entry = load_stress_lexicon().lookup(letters)
-            if entry is not None:
-                spelling = entry.spelling
-                source = "monosyllable" if n == 1 and spelling == letters else "dictionary"
-                return entry.syllable, spelling, source
-        if n == 1:
-            return 0, letters, "monosyllable"
-        if "-" in letters:
-            parts = letters.split("-")
-            part_stress = [self.find_stress(p)[0] if count_vowels(p) else 0 for p in parts]
-            return combine_hyphenated(parts, part_stress), letters, "heuristic"
-        suffix = predict_stress_by_suffix(letters) if self.use_lexicon else None
-        if suffix is not None and 0 <= suffix < n:
-            return suffix, letters, "heuristic"
-        return seed_heuristic_stress(letters), letters, "heuristic"
-
-    def get_stress(self, word: str) -> StressInfo:
-        return self.process_word(word)[1]
+        """Stress tiers for plain lowercase letters -> (syllable, spelling, source), with this
+        processor's dictionary and lexicon setting (see `decide_stress`)."""
+        return decide_stress(letters, marked, self.user_stress, self.use_lexicon)
 
     # ----------------------------------------------------------------- text
-    def _analyse(self, text: str) -> list[tuple[str, tuple[str, ...], StressInfo | None]]:
-        """Tokens of a text with their phonemes: words get (word, phonemes, stress);
-        punctuation gets (mark, (mark,), None)."""
-        tokens = tokenize(self._normalize_cached(text))
-        items: list[tuple[str, tuple[str, ...], StressInfo | None]] = []
-        for token in tokens:
-            if is_word(token):
-                try:
-                    phonemes, info = self._word_cached(token)
-                except ValueError:  # e.g. a lone hyphenated fragment without letters
-                    continue
-                items.append((split_stress_marks(token)[0], phonemes, info))
-            else:
-                items.append((token, (token,), None))
-        # Prepositions without a vowel (в, к, с) are pronounced with the next word:
-        # в школу -> f ʃkolu, с домом -> z doməm, к окну -> k ɐknu.
-        for i, (word, _, info) in enumerate(items):
-            if info is not None and info.source == "none" and self.rules.voicing_assimilation:
-                following = items[i + 1] if i + 1 < len(items) else None
-                if following is not None and following[2] is not None and following[1]:
-                    underlying, _ = self._process_word(word, final_devoicing=False)
-                    joined = list(underlying) + [following[1][0]]
-                    assimilate_voicing(joined)
-                    items[i] = (word, tuple(joined[:-1]), info)
-        return items
+    def _analyse(self, text: str) -> list[Token]:
+        """The tokens of a text with their readings (see `Token`)."""
+        tokens: list[Token] = []
+        for token in tokenize(self._normalize_cached(text)):
+            if not is_word(token):
+                tokens.append((token, (token,), None))
+                continue
+            try:
+                phonemes, info = self._word_cached(token)
+            except ValueError:  # e.g. a lone hyphenated fragment without letters
+                continue
+            tokens.append((split_stress_marks(token)[0], phonemes, info))
+        if self.rules.voicing_assimilation:
+            join_proclitics(tokens, lambda word: self._process_word(word, final_devoicing=False)[0])
+        return tokens
 
     def process_text(self, text: str) -> list[tuple[str, list[str], StressInfo]]:
         """Words of a text as ``(word, phonemes, stress_info)``, numbers read out.
@@ -601,26 +696,7 @@ class RussianPhonemeProcessor:
         >>> RussianPhonemeProcessor().text_to_phonemes("Да, нет.")
         ['d', 'a', ',', ' ', 'nʲ', 'e', 't', '.']
         """
-        sequence, _ = self._sequence_with_stress(text)
-        return sequence
-
-    def _sequence_with_stress(self, text: str) -> tuple[list[str], list[int]]:
-        sequence: list[str] = []
-        flags: list[int] = []
-        for _, phonemes, info in self._analyse(text):
-            if info is None:  # punctuation: a pause symbol, no boundary before it
-                sequence.append(phonemes[0])
-                flags.append(0)
-                continue
-            if sequence:
-                sequence.append(WORD_BOUNDARY)
-                flags.append(0)
-            start = len(sequence)
-            sequence.extend(phonemes)
-            flags.extend([0] * len(phonemes))
-            if info.vowel_index >= 0:
-                flags[start + info.vowel_index] = 1
-        return sequence, flags
+        return sequence_with_stress(self._analyse(text))[0]
 
     def text_to_indices(self, text: str) -> list[int]:
         """Ids of `text_to_phonemes(text)` (word boundaries and punctuation included)."""
@@ -633,7 +709,7 @@ class RussianPhonemeProcessor:
         (The seed's example shows 10 flags for "говорить по-русски", which has 15 symbols
         here; the flags always line up with `text_to_indices`.)
         """
-        return self._sequence_with_stress(text)[1]
+        return sequence_with_stress(self._analyse(text))[1]
 
     def to_ipa(self, phonemes: list[str]) -> str:
         """Join phonemes into an IPA string: ``['g', 'ə', ...] -> 'gə...'``."""
@@ -646,8 +722,8 @@ class RussianPhonemeProcessor:
     def to_dict(self) -> dict[str, Any]:
         """Plain data (str, int, bool, list, dict) that rebuilds this processor."""
         return {
-            "format": "kokoro_nb.RussianPhonemeProcessor",
-            "version": 1,
+            "format": STATE_FORMAT,
+            "version": STATE_VERSION,
             "rules": asdict(self.rules),
             "use_lexicon": self.use_lexicon,
             "stress_dict": dict(self.user_stress),
@@ -660,27 +736,21 @@ class RussianPhonemeProcessor:
     def from_dict(cls, state: dict[str, Any]) -> "RussianPhonemeProcessor":
         """Rebuild from `to_dict` output. The saved phoneme list defines the ids, so a model
         trained with it keeps reading the same symbols."""
-        if not isinstance(state, dict) or state.get("format") != "kokoro_nb.RussianPhonemeProcessor":
-            raise ValueError("not a RussianPhonemeProcessor state (missing 'format' marker)")
-        if state.get("version") != 1:
-            raise ValueError(f"unsupported processor state version {state.get('version')!r}")
         processor = cls.__new__(cls)
         processor._restore(state)
         return processor
 
     def _restore(self, state: dict[str, Any]) -> None:
+        check_state(state)
         self.rules = resolve_rules(dict(state["rules"]))
         self.use_lexicon = bool(state.get("use_lexicon", True))
         self.stress_dict_path = state.get("stress_dict_path")
-        self.user_stress = {}
-        for word, syllable in dict(state.get("stress_dict", {})).items():
-            self.user_stress[str(word)] = check_syllable(str(word), int(syllable))
+        self.user_stress = {
+            str(word): check_syllable(str(word), int(syllable))
+            for word, syllable in dict(state.get("stress_dict", {})).items()
+        }
         self.cache_size = int(state.get("cache_size", 100_000))
-        phonemes = [str(p) for p in state["phonemes"]]
-        missing = [p for p in SPECIAL_TOKENS if p not in phonemes]
-        if missing:
-            raise ValueError(f"processor state lacks the special symbols {missing}")
-        self._set_vocabulary(phonemes)
+        self._set_vocabulary(str(p) for p in state["phonemes"])
         self._make_caches()
 
     def __getstate__(self) -> dict[str, Any]:
