@@ -15,9 +15,9 @@ torchcodec, which this project does not depend on); torchaudio does the signal p
 from __future__ import annotations
 
 import functools
+import io
 import math
 import os
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +27,7 @@ import soundfile as sf
 import torch
 import torchaudio
 
+from .checkpoints import atomic_write_bytes
 from .config import AudioConfig
 
 # Where a float clip peaks above full scale, it is scaled down to this (not to 1.0, so that a
@@ -171,24 +172,41 @@ def load_audio(
 # --------------------------------------------------------------------------- mel features
 
 @functools.lru_cache(maxsize=16)
-def _mel_transform(config: AudioConfig, device: torch.device) -> torchaudio.transforms.MelSpectrogram:
-    # Building the filterbank and window costs far more than a short clip's STFT, so one
-    # module per (config, device) is kept. AudioConfig is frozen, hence hashable.
-    transform = torchaudio.transforms.MelSpectrogram(
-        sample_rate=config.sample_rate,
-        n_fft=config.n_fft,
-        win_length=config.win_length,
-        hop_length=config.hop_length,
+def mel_filterbank(config: AudioConfig) -> torch.Tensor:
+    """The mel triangles, (n_fft // 2 + 1, n_mels) on the CPU: ``mel = filterbank.T @ |STFT|``.
+
+    Slaney or HTK scale and normalisation as the config says. Built once per config (it costs
+    far more than a short clip's STFT); `mel_spectrogram`, `mel_to_linear` and the notebook's
+    `plots.mel_steps` all use this one.
+    """
+    return torchaudio.functional.melscale_fbanks(
+        n_freqs=config.n_fft // 2 + 1,
         f_min=config.f_min,
         f_max=config.f_max,
         n_mels=config.n_mels,
-        power=1.0,  # magnitude, not power: Tacotron 2's convention
-        center=True,
-        pad_mode="reflect",
+        sample_rate=config.sample_rate,
         norm=config.mel_norm,
         mel_scale=config.mel_scale,
     )
-    return transform.to(device)
+
+
+@functools.lru_cache(maxsize=16)
+def _on_device(tensor_fn, config: AudioConfig, device: torch.device) -> torch.Tensor:
+    return tensor_fn(config).to(device)
+
+
+def magnitude_spectrogram(wave: torch.Tensor, config: AudioConfig) -> torch.Tensor:
+    """|STFT| of (..., samples): (..., n_fft // 2 + 1, 1 + samples // hop), Hann window,
+    centred frames with reflect padding (the input must be longer than n_fft // 2)."""
+    window = _on_device(_hann_window, config, wave.device)
+    spectrum = torch.stft(wave, n_fft=config.n_fft, hop_length=config.hop_length,
+                          win_length=config.win_length, window=window, center=True,
+                          pad_mode="reflect", return_complex=True)
+    return spectrum.abs()
+
+
+def _hann_window(config: AudioConfig) -> torch.Tensor:
+    return torch.hann_window(config.win_length)
 
 
 def frames_for_samples(n_samples: int, config: AudioConfig) -> int:
@@ -212,7 +230,10 @@ def mel_spectrogram(wave: torch.Tensor, config: AudioConfig) -> torch.Tensor:
     minimum = config.n_fft // 2 + 1
     if n < minimum:
         wave = torch.nn.functional.pad(wave, (0, minimum - n))
-    mel = _mel_transform(config, wave.device)(wave)[..., :frames]
+    # Magnitude, not power (Tacotron 2's convention), through the shared filterbank.
+    filterbank = _on_device(mel_filterbank, config, wave.device)
+    spectrum = magnitude_spectrogram(wave, config)
+    mel = torch.matmul(spectrum.transpose(-1, -2), filterbank).transpose(-1, -2)[..., :frames]
     return torch.log(torch.clamp(mel, min=config.log_floor))
 
 
@@ -220,16 +241,8 @@ def mel_spectrogram(wave: torch.Tensor, config: AudioConfig) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=16)
 def _mel_pseudo_inverse(config: AudioConfig, device: torch.device) -> torch.Tensor:
-    # fb is (n_freqs, n_mels) and mel = fb.T @ linear, so linear ~ pinv(fb.T) @ mel.
-    fb = torchaudio.functional.melscale_fbanks(
-        n_freqs=config.n_fft // 2 + 1,
-        f_min=config.f_min,
-        f_max=config.f_max,
-        n_mels=config.n_mels,
-        sample_rate=config.sample_rate,
-        norm=config.mel_norm,
-        mel_scale=config.mel_scale,
-    )
+    # mel = fb.T @ linear, so linear ~ pinv(fb.T) @ mel.
+    fb = mel_filterbank(config)
     return torch.linalg.pinv(fb.T.to(torch.float64)).to(torch.float32).to(device)
 
 
@@ -311,8 +324,8 @@ def mel_to_audio(log_mel: torch.Tensor, config: AudioConfig, n_iter: int | None 
 def write_audio(path: PathLike, wave: torch.Tensor | np.ndarray, sample_rate: int) -> Path:
     """Write `wave` ((samples,) or (channels, samples)) as 16-bit PCM WAV or FLAC (by suffix).
 
-    Samples are clipped to [-1, 1]. The file appears atomically: it is written under a
-    temporary name in the same directory and renamed, so a reader never sees half a file.
+    Samples are clipped to [-1, 1]. The file appears atomically (`checkpoints.atomic_write_bytes`),
+    so a reader never sees half a file.
     Returns the path written.
     """
     path = Path(path)
@@ -325,14 +338,9 @@ def write_audio(path: PathLike, wave: torch.Tensor | np.ndarray, sample_rate: in
     if data.ndim not in (1, 2):
         raise ValueError(f"{path}: expected (samples,) or (channels, samples); got {data.shape}")
     data = np.clip(data if data.ndim == 1 else data.T, -1.0, 1.0)  # soundfile wants (samples, channels)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        sf.write(str(temporary), data, int(sample_rate), subtype="PCM_16", format=container)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+    buffer = io.BytesIO()
+    sf.write(buffer, data, int(sample_rate), subtype="PCM_16", format=container)
+    return atomic_write_bytes(path, buffer.getvalue())
 
 
 # --------------------------------------------------------------------------- statistics

@@ -174,11 +174,14 @@ def _bench_trainer(spec: dict, output: str, amp: bool):
     """A Trainer for `spec` (preset, batch size, device, threads) and its fixed batch."""
     import torch
 
-    from .training import TrainConfig, Trainer
+    from .config import TrainConfig
+    from .corpus import demo_corpus_dir
+    from .training import Trainer
 
     if spec.get("threads"):
         torch.set_num_threads(spec["threads"])
-    config = TrainConfig(output=output, preset=spec["preset"], batch_size=spec["batch_size"],
+    config = TrainConfig(corpus=str(demo_corpus_dir()), output=output, preset=spec["preset"],
+                         batch_size=spec["batch_size"],
                          device=spec["device"], amp=amp, cache_dir=spec["cache_dir"],
                          progress=False)
     trainer = Trainer(config)
@@ -268,10 +271,10 @@ def _synthesis_run(spec: dict) -> dict:
     import torch
 
     from .audio import mel_to_audio
-    from .config import AudioConfig
+    from .config import AudioConfig, model_config
     from .corpus import TTSDataset, demo_corpus_dir, encode_text, validate_corpus
     from .device import choose_device
-    from .model import KokoroTTS, model_config
+    from .model import KokoroTTS
     from .text import RussianPhonemeProcessor
 
     if spec.get("threads"):
@@ -286,7 +289,7 @@ def _synthesis_run(spec: dict) -> dict:
     frames = mel.shape[1]                                                   # mel: (n_mels, T)
     audio_s = frames * config.frame_seconds
     torch.manual_seed(0)
-    model = KokoroTTS(model_config(spec["preset"], vocab_size=processor.get_vocab_size()))
+    model = KokoroTTS(model_config(spec["preset"], processor.get_vocab_size()))
     model.to(device).eval()
     ids, stress = encode_text(processor, item.text)
     ids_t = torch.tensor([ids], device=device)

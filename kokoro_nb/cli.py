@@ -3,15 +3,22 @@
 The same interface is installed as the ``kokoro-nb`` script, and ``python training.py``
 (the seed's entry point) is ``train``.
 
-Subcommands import what they need when they run, so ``--help`` stays fast.
+The training flags are generated from `TrainConfig` (its fields, help texts and defaults):
+every field with help is a flag. Subcommands import what they need when they run, so
+``--help`` stays fast (the configs import no torch).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
+import types
+import typing
+
+from .config import MODEL_PRESETS, PRESET_TRAINING, TrainConfig
 
 SAMPLE_SENTENCES = (
     "Привет, как дела?",
@@ -19,53 +26,61 @@ SAMPLE_SENTENCES = (
 )
 
 
-def _add_train_arguments(p: argparse.ArgumentParser) -> None:
-    """The seed's flags (names, short forms, defaults) plus device/preset/precision controls."""
-    p.add_argument("--corpus", "-c", default=None,
-                   help="corpus directory (default ./ruslan_corpus; if that does not exist, the "
-                        "bundled demo corpus)")
-    p.add_argument("--output", "-o", default="./kokoro_russian_model",
-                   help="output directory (default ./kokoro_russian_model)")
-    p.add_argument("--resume", "-r", default=None,
-                   help="resume: 'auto' (newest checkpoint in --output) or a .pth path")
-    p.add_argument("--batch-size", "-b", type=int, default=8, help="batch size (default 8)")
-    p.add_argument("--epochs", "-e", type=int, default=100, help="number of epochs (default 100)")
-    p.add_argument("--learning-rate", "-lr", type=float, default=None,
-                   help="learning rate (default 1e-4; the demo preset's default is 1e-3)")
-    p.add_argument("--save-every", type=int, default=2, help="checkpoint every N epochs (default 2)")
-    p.add_argument("--device", default="auto", help="auto (mps > cuda > cpu), mps, cuda or cpu")
-    p.add_argument("--preset", default="default", choices=["default", "demo"],
-                   help="model size: default (the seed's, hidden 512) or demo (small, CPU)")
-    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
-                   help="mixed precision: bf16 on CUDA, fp16 on MPS, off on CPU (default on)")
-    p.add_argument("--max-minutes", type=float, default=None,
-                   help="stop (with a checkpoint) at the first epoch end after this many minutes")
-    p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default 1234)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
-    p.add_argument("--cache-dir", default=None,
-                   help="feature cache (default $KOKORO_NB_CACHE or ~/.cache/kokoro_nb/features)")
-    p.add_argument("--attention-entropy-weight", type=float, default=None,
-                   help="weight of the attention-entropy penalty that sharpens the alignment "
-                        "(default: the preset's, 0.02 demo, 0 default)")
-    p.add_argument("--attention-entropy-start", type=int, default=300,
-                   help="step from which that penalty ramps in, over as many steps again: "
-                        "after the alignment has formed (default 300)")
-    p.add_argument("--no-progress", action="store_true", help="no tqdm bars (for log files)")
+def add_config_arguments(parser: argparse.ArgumentParser, config_class: type) -> None:
+    """One flag per field of `config_class` that has command-line help (`config.setting`):
+    ``--batch-size`` for ``batch_size``, its short form, type, help and default all taken
+    from the dataclass. Flags not given stay out of the parsed namespace, so the config's
+    own default applies (see `config_from_args`)."""
+    hints = typing.get_type_hints(config_class)
+    for spec in dataclasses.fields(config_class):
+        if not spec.metadata.get("cli"):
+            continue
+        names = [f"--{spec.name.replace('_', '-')}"] + [spec.metadata["short"]] * bool(
+            spec.metadata.get("short"))
+        kind = _without_none(hints[spec.name])
+        options = {"dest": spec.name, "default": argparse.SUPPRESS,
+                   "help": spec.metadata["help"] + _default_text(spec)}
+        if kind is bool:
+            options["action"] = argparse.BooleanOptionalAction
+        elif typing.get_origin(kind) is tuple:
+            options |= {"type": typing.get_args(kind)[0], "nargs": len(typing.get_args(kind))}
+        else:
+            options["type"] = kind
+        if spec.name == "preset":
+            options["choices"] = sorted(PRESET_TRAINING)
+        parser.add_argument(*names, **options)
+
+
+def _without_none(hint):
+    """`int` for ``int | None``; other types as they are."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        (kind,) = [t for t in typing.get_args(hint) if t is not type(None)]
+        return kind
+    return hint
+
+
+def _default_text(spec: dataclasses.Field) -> str:
+    default = spec.default if spec.default is not dataclasses.MISSING else spec.default_factory()
+    if default is None and spec.name in PRESET_TRAINING["default"]:
+        values = ", ".join(f"{preset} {table[spec.name]:g}" for preset, table in PRESET_TRAINING.items())
+        return f" (default: the preset's, {values})"
+    if isinstance(default, bool):
+        return f" (default: {'on' if default else 'off'})"
+    if isinstance(default, tuple):
+        return " (default: " + " ".join(map(str, default)) + ")"
+    return "" if default is None else f" (default: {default})"
+
+
+def config_from_args(config_class: type, args: argparse.Namespace):
+    """The config with the fields given on the command line, defaults for the rest."""
+    names = {spec.name for spec in dataclasses.fields(config_class)}
+    return config_class(**{k: v for k, v in vars(args).items() if k in names})
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .training import Trainer, train_config_from_args
+    from .training import Trainer
 
-    config = train_config_from_args(
-        corpus=args.corpus, output=args.output, batch_size=args.batch_size, epochs=args.epochs,
-        learning_rate=args.learning_rate, save_every=args.save_every, preset=args.preset,
-        device=args.device, amp=args.amp, max_minutes=args.max_minutes, max_steps=args.max_steps,
-        seed=args.seed, threads=args.threads, cache_dir=args.cache_dir,
-        attention_entropy_weight=args.attention_entropy_weight,
-        attention_entropy_start=args.attention_entropy_start, progress=not args.no_progress)
-    trainer = Trainer(config, resume=args.resume)
-    trainer.train()
+    Trainer(config_from_args(TrainConfig, args), resume=args.resume).train()
     return 0
 
 
@@ -106,11 +121,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     """The whole pipeline on the bundled demo corpus: front end, training, synthesis."""
     from pathlib import Path
 
-    from .course import held_out_sentences
-    from .corpus import demo_corpus_dir
+    from .course import demo_train_config, held_out_sentences
     from .synthesis import Synthesizer
     from .text import RussianPhonemeProcessor
-    from .training import Trainer, TrainConfig
+    from .training import Trainer
 
     processor = RussianPhonemeProcessor(rules=args.rules)
     print("1. The Russian front end (text -> phonemes with stress)\n")
@@ -122,9 +136,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"\n2. Training the demo model on the demo corpus for about {args.minutes:g} minutes "
           f"(run again to continue from the last checkpoint)\n")
     output = Path(args.output)
-    config = TrainConfig(corpus=str(demo_corpus_dir()), output=str(output), preset="demo",
-                         batch_size=16, epochs=100_000, save_every=5, max_minutes=args.minutes,
-                         threads=args.threads, progress=not args.no_progress)
+    config = demo_train_config(output, save_every=5, max_minutes=args.minutes,
+                               threads=args.threads, progress=not args.no_progress)
     trainer = Trainer(config, resume="auto")
     trainer.train()
     print("\n3. Speaking a sentence the model has never heard\n")
@@ -189,15 +202,15 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kokoro-nb", description=__doc__.splitlines()[0])
-    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _add_train(sub) -> None:
     train = sub.add_parser("train", help="train (or resume) a model on a RUSLAN-layout corpus")
-    _add_train_arguments(train)
+    train.add_argument("--resume", "-r", default=None,
+                       help="resume: 'auto' (newest checkpoint in --output) or a .pth path")
+    add_config_arguments(train, TrainConfig)
     train.set_defaults(func=_cmd_train)
 
+
+def _add_synthesize(sub) -> None:
     synth = sub.add_parser("synthesize", help="text to WAV (and its attention alignment)")
     synth.add_argument("--checkpoint", required=True, help="kokoro_russian_final.pth or a checkpoint")
     synth.add_argument("--text", required=True, help="Russian text")
@@ -206,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--device", default="cpu", help="cpu (default), cuda or mps")
     synth.set_defaults(func=_cmd_synthesize)
 
+
+def _add_evaluate(sub) -> None:
     evaluate = sub.add_parser("evaluate", help="alignment and stopping scores on a corpus")
     evaluate.add_argument("--checkpoint", required=True)
     evaluate.add_argument("--corpus", required=True, help="any RUSLAN-layout corpus")
@@ -215,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--cache-dir", default=None)
     evaluate.set_defaults(func=_cmd_evaluate)
 
+
+def _add_demo(sub) -> None:
     demo = sub.add_parser("demo", help="front end, training and synthesis on the bundled demo corpus")
     demo.add_argument("--rules", default="default", help="phoneme rule preset (default|academic)")
     demo.add_argument("--minutes", type=float, default=15.0,
@@ -224,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-progress", action="store_true", help="no tqdm bars")
     demo.set_defaults(func=_cmd_demo)
 
+
+def _add_g2p(sub) -> None:
     g2p = sub.add_parser("g2p", help="print phonemes and stress for Russian text")
     g2p.add_argument("text", nargs="*", help="text (read from stdin when omitted)")
     g2p.add_argument("--rules", default="default", help="phoneme rule preset (default|academic)")
@@ -231,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     g2p.add_argument("--json", action="store_true", help="print JSON")
     g2p.set_defaults(func=_cmd_g2p)
 
+
+def _add_inspect(sub) -> None:
     inspect = sub.add_parser("inspect", help="validate a corpus and print its report")
     inspect.add_argument("--corpus", "-c", default=None,
                          help="corpus directory (default ./ruslan_corpus, else the bundled demo)")
@@ -240,15 +261,17 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--max-issues", type=int, default=50, help="issues listed in the text report")
     inspect.set_defaults(func=_cmd_inspect)
 
+
+def _add_bench(sub) -> None:
+    from .bench import SECTIONS
+
     bench = sub.add_parser("bench", help="measure speed; prints one JSON document")
-    bench.add_argument("--only", action="append",
-                       choices=["g2p", "features", "training", "synthesis", "profile"],
-                       default=None, help="run only these sections (repeatable; default: all "
-                                          "but profile)")
+    bench.add_argument("--only", action="append", choices=SECTIONS, default=None,
+                       help="run only these sections (repeatable; default: all but profile)")
     bench.add_argument("--device", default="auto", help="auto|cpu|cuda|mps")
-    bench.add_argument("--preset", action="append", default=None, choices=["demo", "default"],
+    bench.add_argument("--preset", action="append", default=None, choices=sorted(MODEL_PRESETS),
                        help="model presets for training/synthesis/profile (repeatable; "
-                            "default: demo and default)")
+                            "default: all)")
     bench.add_argument("--batch-size", action="append", type=int, default=None,
                        help="training batch sizes (repeatable; default: 8 and 16)")
     bench.add_argument("--repeats", type=int, default=None,
@@ -256,6 +279,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     bench.add_argument("--json", action="store_true", help="compact JSON on one line")
     bench.set_defaults(func=_cmd_bench)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kokoro-nb", description=__doc__.splitlines()[0])
+    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_train, _add_synthesize, _add_evaluate, _add_demo, _add_g2p, _add_inspect,
+                _add_bench):
+        add(sub)
     return parser
 
 

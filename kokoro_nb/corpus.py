@@ -37,8 +37,8 @@ from torch.utils.data import Dataset, Sampler
 
 from .audio import AudioLoadError, frames_for_samples, load_audio, mel_spectrogram
 from .config import AudioConfig, config_fingerprint
-from .files import atomic_write_bytes
-from .text import RussianPhonemeProcessor
+from .checkpoints import atomic_write_bytes
+from .text import G2P_VERSION, RussianPhonemeProcessor
 
 log = logging.getLogger(__name__)
 
@@ -247,33 +247,10 @@ def _text_issues(text: str) -> list[tuple[str, str]]:
     return found
 
 
-def validate_corpus(
-    corpus_dir: str | os.PathLike,
-    config: AudioConfig | None = None,
-    processor: RussianPhonemeProcessor | None = None,
-    read_audio_data: bool = True,
-    progress: bool = False,
-) -> CorpusReport:
-    """Read and check a RUSLAN-layout corpus; return the usable items and every problem.
-
-    With ``read_audio_data`` every clip is decoded (to find silent and truncated files and
-    to measure the trimmed duration); without it only headers are read (fast, fewer checks).
-    """
-    config = config or AudioConfig()
-    processor = processor or RussianPhonemeProcessor()
-    corpus_dir = Path(corpus_dir)
-    report = CorpusReport(corpus_dir=corpus_dir, metadata_path=None)
-    if not corpus_dir.is_dir():
-        report.issues.append(CorpusIssue("no_corpus", f"corpus directory not found: {corpus_dir}"))
-        return report
-    metadata = find_metadata(corpus_dir)
-    if metadata is None:
-        report.issues.append(CorpusIssue(
-            "no_metadata",
-            f"no {METADATA_NAME} (nor a single metadata*.csv) in {corpus_dir}"))
-        return report
-    report.metadata_path = metadata
-
+def _metadata_entries(corpus_dir: Path, metadata: Path, report: CorpusReport
+                      ) -> list[tuple[str, str, int]]:
+    """(id, text, line) of every well-formed metadata line; the others go into the report
+    as issues. Sets ``report.lines``."""
     seen: dict[str, int] = {}
     candidates: list[tuple[str, str, int]] = []
     raw_lines = metadata.read_bytes().splitlines()
@@ -321,6 +298,37 @@ def validate_corpus(
                     continue
         candidates.append((item_id, text, lineno))
 
+    return candidates
+
+
+def validate_corpus(
+    corpus_dir: str | os.PathLike,
+    config: AudioConfig | None = None,
+    processor: RussianPhonemeProcessor | None = None,
+    read_audio_data: bool = True,
+    progress: bool = False,
+) -> CorpusReport:
+    """Read and check a RUSLAN-layout corpus; return the usable items and every problem.
+
+    With ``read_audio_data`` every clip is decoded (to find silent and truncated files and
+    to measure the trimmed duration); without it only headers are read (fast, fewer checks).
+    """
+    config = config or AudioConfig()
+    processor = processor or RussianPhonemeProcessor()
+    corpus_dir = Path(corpus_dir)
+    report = CorpusReport(corpus_dir=corpus_dir, metadata_path=None)
+    if not corpus_dir.is_dir():
+        report.issues.append(CorpusIssue("no_corpus", f"corpus directory not found: {corpus_dir}"))
+        return report
+    metadata = find_metadata(corpus_dir)
+    if metadata is None:
+        report.issues.append(CorpusIssue(
+            "no_metadata",
+            f"no {METADATA_NAME} (nor a single metadata*.csv) in {corpus_dir}"))
+        return report
+    report.metadata_path = metadata
+
+    candidates = _metadata_entries(corpus_dir, metadata, report)
     iterator = candidates
     if progress:
         from tqdm.auto import tqdm
@@ -391,8 +399,7 @@ def _check_item(corpus_dir, item_id, text, lineno, config, processor, read_audio
 # --------------------------------------------------------------------------- statistics
 
 
-def item_table(items: Sequence[CorpusItem], processor: RussianPhonemeProcessor,
-               config: AudioConfig) -> list[dict]:
+def item_table(items: Sequence[CorpusItem], processor: RussianPhonemeProcessor) -> list[dict]:
     """One row per item: duration, characters, phonemes, frames and the rates between them
     (what notebook 01 plots: speaking rate and frames per phoneme tell whether the text and
     the audio belong together)."""
@@ -467,7 +474,8 @@ class FeatureCache:
     phoneme rules) and reused.
 
     The key hashes the file's path, size and modification time, the text, the `AudioConfig`
-    and the processor's rules and vocabulary, so any change computes fresh features. Each
+    and the processor's rules, vocabulary and `G2P_VERSION` (bumped whenever the front end's
+    output changes), so any change computes fresh features. Each
     entry is one small binary file (a JSON header, raw arrays and a CRC32 of everything),
     written atomically; no pickle is involved, and an entry that is truncated, corrupt or
     written for another key is recomputed, never trusted. Mels are stored as float16 (half
@@ -483,7 +491,7 @@ class FeatureCache:
         self.processor = processor
         self._fingerprint = config_fingerprint(
             config, processor.to_dict()["rules"], processor.get_phoneme_list(),
-            processor.user_stress, CACHE_FORMAT)
+            processor.user_stress, G2P_VERSION, CACHE_FORMAT)
         self.hits = self.misses = self.recomputed = 0
 
     def key(self, item: CorpusItem) -> str:

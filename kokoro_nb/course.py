@@ -1,14 +1,17 @@
 """What every notebook's first cell calls: settings and bundled data for the course.
 
 `setup_notebook()` reads ``KOKORO_NB_FAST`` (set by the test run to shrink work, never to
-skip it) and reports what it found, so a notebook states its settings in one line.
+skip it) and reports what it found, so a notebook states its settings in one line. The rest
+serves notebooks 05 and 06: the demo training recipe (`demo_train_config`, also what
+`make demo` trains), finding or training a run to look at (`find_or_train_run`,
+`load_run`), and the location-aware vs content-only comparison (`compare_attention_kinds`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
+import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -81,7 +84,7 @@ class TrainedRun:
     validation_item: object = None
 
     def metrics(self) -> list[dict]:
-        from .training import read_metrics
+        from .runlog import read_metrics
 
         return read_metrics(self.output)
 
@@ -95,21 +98,17 @@ RUN_CANDIDATES = ("./kokoro_demo_model", "../kokoro_demo_model", "./kokoro_russi
                   "../kokoro_russian_model")
 
 
-def _epoch_of(path: Path) -> int:
-    match = re.search(r"checkpoint_epoch_(\d+)\.pth$", path.name)
-    return int(match.group(1)) if match else -1
-
-
 def load_run(output: str | os.PathLike) -> TrainedRun:
-    """Describe a finished run: its checkpoints, final model and first validation item."""
+    """Describe a finished run: its checkpoints (oldest first, mid-epoch ones included), its
+    final model and its first validation item."""
+    from .checkpoints import FINAL_NAME, list_checkpoints, load_checkpoint_file
     from .config import AudioConfig, config_from_dict
     from .corpus import resolve_corpus_dir, split_items, validate_corpus
-    from .files import load_checkpoint_file
     from .text import RussianPhonemeProcessor
 
     output = Path(output)
-    checkpoints = sorted(output.glob("checkpoint_epoch_*.pth"), key=_epoch_of)
-    final = output / "kokoro_russian_final.pth"
+    checkpoints = list_checkpoints(output)
+    final = output / FINAL_NAME
     if not checkpoints or not final.exists():
         raise FileNotFoundError(f"{output} has no finished training run")
     state = load_checkpoint_file(final)
@@ -121,24 +120,58 @@ def load_run(output: str | os.PathLike) -> TrainedRun:
     return TrainedRun(output, checkpoints, final, val[0] if val else report.items[0])
 
 
+def demo_train_config(output: str | os.PathLike, **changes):
+    """The demo training: the demo preset on the bundled demo corpus at batch 16, epochs
+    unbounded (a time or step limit ends it), with `changes` to any TrainConfig field."""
+    from .config import TrainConfig
+    from .corpus import demo_corpus_dir
+
+    settings = {"corpus": str(demo_corpus_dir()), "output": str(output), "preset": "demo",
+                "batch_size": 16, "epochs": 100_000}
+    return TrainConfig(**(settings | changes))
+
+
 def find_or_train_run(output: str | os.PathLike | None = None, minutes: float = 8.0) -> TrainedRun:
     """A finished run from `output` (or kokoro_demo_model / kokoro_russian_model, here or
     one directory up); when there is none, train the demo model for `minutes` into a
     temporary directory."""
+    from .training import Trainer
+
     candidates = [output] if output else list(RUN_CANDIDATES)
     for candidate in candidates:
         try:
             return load_run(candidate)
         except FileNotFoundError:
             continue
-    import tempfile
-
-    from .corpus import demo_corpus_dir
-    from .training import Trainer, TrainConfig
-
     directory = tempfile.mkdtemp(prefix="kokoro_run_")
     print(f"No trained run found: training the demo model for {minutes:g} minutes in {directory}")
-    config = TrainConfig(corpus=str(demo_corpus_dir()), output=directory, preset="demo",
-                         batch_size=16, epochs=100_000, save_every=1, max_minutes=minutes)
-    Trainer(config).train()
+    Trainer(demo_train_config(directory, save_every=1, max_minutes=minutes)).train()
     return load_run(directory)
+
+
+def compare_attention_kinds(steps: int = 300, corpus: str | os.PathLike | None = None,
+                            seed: int = 1234, batch_size: int = 16) -> list[dict]:
+    """Train the demo model twice for `steps` steps from the same start, once with
+    location-aware and once with content-only attention, and score each one's alignment on
+    the same validation sentence (what notebook 06 shows). `corpus` defaults to the bundled
+    demo corpus."""
+    from .corpus import demo_corpus_dir
+    from .evaluation import teacher_forced_alignment
+    from .training import Trainer
+
+    rows = []
+    for kind in ("location", "content"):
+        with tempfile.TemporaryDirectory() as output:
+            config = demo_train_config(output, max_steps=steps, seed=seed,
+                                       batch_size=batch_size, progress=False,
+                                       model_changes={"attention": kind},
+                                       corpus=str(corpus or demo_corpus_dir()))
+            trainer = Trainer(config)
+            trainer.train()
+            item = trainer.val_set.items[0]
+            result = teacher_forced_alignment(trainer.model, trainer.processor,
+                                              trainer.audio_config, item, config.cache_dir)
+        rows.append({"attention": kind, "steps": trainer.global_step,
+                     "focus_rate": result["focus_rate"], "diagonality": result["diagonality"],
+                     "attention_matrix": result["attention"], "text": item.text})
+    return rows

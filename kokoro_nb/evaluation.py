@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import statistics
 from pathlib import Path
+from typing import Callable, Iterable
 
 import torch
 
@@ -71,6 +72,29 @@ def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path, limit: int |
             "tolerance": duration_tolerance,
         },
     }
+
+
+@torch.no_grad()
+def teacher_forced_scores(batches: Iterable[dict], forward: Callable[[dict], tuple[dict, dict]],
+                          reduction: int) -> tuple[dict[str, float], torch.Tensor | None]:
+    """Losses (as ``val_<name>``) and attention metrics of teacher-forced `batches` (already on
+    the model's device), averaged per item, and the first item's attention (steps,
+    symbols). `forward(batch)` returns the model's outputs and losses (`Trainer.forward_losses`)."""
+    totals: dict[str, float] = {}
+    items = 0
+    first_attention = None
+    for batch in batches:
+        outputs, losses = forward(batch)
+        steps = -(-batch["mel_lengths"] // reduction)
+        metrics = attention_metrics(outputs["attention"], batch["text_lengths"], steps)
+        scores = {f"val_{name}": float(value) for name, value in losses.items()} | metrics
+        n = len(batch["item_ids"])
+        for key, value in scores.items():
+            totals[key] = totals.get(key, 0.0) + value * n
+        items += n
+        if first_attention is None:
+            first_attention = outputs["attention"][0, : int(steps[0]), : int(batch["text_lengths"][0])]
+    return {key: value / max(items, 1) for key, value in totals.items()}, first_attention
 
 
 @torch.no_grad()

@@ -1,13 +1,16 @@
 """Training losses: masked mel L1, masked stop-token BCE, guided attention, attention entropy.
 
 All losses average over real (unpadded) entries only, so a batch's padding never teaches
-the model anything.
+the model anything. Their weights and widths are `TrainConfig` settings: `tts_losses` takes
+the config, the pieces take the one number they need.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from .config import TrainConfig
 
 
 def masked_l1(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -18,7 +21,7 @@ def masked_l1(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
 
 
 def stop_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor,
-              pos_weight: float = 5.0) -> torch.Tensor:
+              pos_weight: float) -> torch.Tensor:
     """BCE on stop logits (B, T) over `mask`; `pos_weight` lifts the rare "stop" frames."""
     weight = torch.tensor(pos_weight, dtype=logits.dtype, device=logits.device)
     per_frame = F.binary_cross_entropy_with_logits(logits, targets, pos_weight=weight,
@@ -28,7 +31,7 @@ def stop_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor,
 
 
 def guided_attention_weights(text_lengths: torch.Tensor, step_lengths: torch.Tensor,
-                             max_steps: int, max_text: int, sigma: float = 0.2) -> torch.Tensor:
+                             max_steps: int, max_text: int, sigma: float) -> torch.Tensor:
     """W[b, s, n] = 1 - exp(-(n/N - s/S)^2 / (2 sigma^2)) (Tachibana et al. 2017), zero
     outside each item's valid (step, phoneme) rectangle. Attention off the diagonal costs."""
     device = text_lengths.device
@@ -42,7 +45,7 @@ def guided_attention_weights(text_lengths: torch.Tensor, step_lengths: torch.Ten
 
 
 def guided_attention_loss(attention: torch.Tensor, text_lengths: torch.Tensor,
-                          step_lengths: torch.Tensor, sigma: float = 0.2) -> torch.Tensor:
+                          step_lengths: torch.Tensor, sigma: float) -> torch.Tensor:
     """Mean of attention * W over each item's valid (step, phoneme) entries."""
     _, steps, length = attention.shape
     w = guided_attention_weights(text_lengths, step_lengths, steps, length, sigma)
@@ -62,11 +65,25 @@ def attention_entropy(attention: torch.Tensor, step_lengths: torch.Tensor) -> to
     return (per_step * m).sum() / m.sum().clamp_min(1)
 
 
-def tts_losses(outputs: dict, batch: dict, reduction: int, stop_pos_weight: float = 5.0,
-               guided_weight: float = 10.0, guided_sigma: float = 0.2,
+def entropy_weight_at(config: TrainConfig, step: int) -> float:
+    """The attention-entropy weight at `step`: 0 until `attention_entropy_start` (the
+    alignment must form first: sharpening a wrong alignment locks it in), then a linear ramp
+    to the run's `attention_entropy_weight` over as many steps again.
+
+    >>> [entropy_weight_at(TrainConfig(preset="demo"), s) for s in (0, 300, 450, 600, 900)]
+    [0.0, 0.0, 0.01, 0.02, 0.02]
+    """
+    start = config.attention_entropy_start
+    ramp = 1.0 if start <= 0 else min(max((step - start) / start, 0.0), 1.0)
+    return config.resolved_entropy_weight() * ramp
+
+
+def tts_losses(outputs: dict, batch: dict, reduction: int, config: TrainConfig,
                entropy_weight: float = 0.0) -> dict[str, torch.Tensor]:
-    """All losses of one teacher-forced batch; ``total`` is what is optimised. ``entropy``
-    (of the attention) is always reported and added with `entropy_weight`."""
+    """All losses of one teacher-forced batch; ``total`` is what is optimised:
+    mel + postnet + stop + guided_attention_weight * guided (+ entropy_weight * entropy).
+    ``entropy`` (of the attention) is always reported; its weight changes during training
+    (`entropy_weight_at`), so the caller passes the current one."""
     target = outputs["target"]
     mel_mask = batch["mel_mask"]
     mel = masked_l1(outputs["mel"].float(), target, mel_mask)
@@ -75,10 +92,12 @@ def tts_losses(outputs: dict, batch: dict, reduction: int, stop_pos_weight: floa
     # after its last real frame inside that step are "stop" too).
     steps = -(-batch["mel_lengths"] // reduction)
     stop_mask = torch.arange(target.shape[1], device=target.device)[None, :] < (steps * reduction)[:, None]
-    stop = stop_loss(outputs["stop_logits"].float(), batch["stop_targets"], stop_mask, stop_pos_weight)
-    guided = guided_attention_loss(outputs["attention"].float(), batch["text_lengths"], steps, guided_sigma)
+    stop = stop_loss(outputs["stop_logits"].float(), batch["stop_targets"], stop_mask,
+                     config.stop_pos_weight)
+    guided = guided_attention_loss(outputs["attention"].float(), batch["text_lengths"], steps,
+                                   config.guided_attention_sigma)
     entropy = attention_entropy(outputs["attention"].float(), steps)
-    total = mel + post + stop + guided_weight * guided
+    total = mel + post + stop + config.guided_attention_weight * guided
     if entropy_weight:
         total = total + entropy_weight * entropy
     return {"total": total, "mel": mel, "postnet": post, "stop": stop, "guided": guided,

@@ -6,7 +6,7 @@
   axes scaled to [0, 1]) of the diagonal that runs from the first phoneme at the first
   step to the last phoneme at the last step. Speech reads text left to right at a roughly
   steady rate, so a learned alignment lies near that diagonal; 0.2 allows for the rate to
-  vary (the guided attention loss uses the same width).
+  vary (`DIAGONAL_BAND`; the guided attention loss's default width is the same).
 
 Both are computed per utterance over its valid (step, phoneme) rectangle and averaged.
 """
@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import torch
 
+DIAGONAL_BAND = 0.2
+
 
 def attention_metrics(attention: torch.Tensor, text_lengths: torch.Tensor,
-                      step_lengths: torch.Tensor, band: float = 0.2) -> dict[str, float]:
+                      step_lengths: torch.Tensor, band: float = DIAGONAL_BAND) -> dict[str, float]:
     """attention (B, S, L) -> {"focus_rate", "diagonality"} averaged over the batch."""
     focus, diagonal = [], []
     for b in range(attention.shape[0]):

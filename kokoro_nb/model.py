@@ -26,89 +26,13 @@ stored as buffers (set from the training data), so checkpoints carry them.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from .config import config_from_dict
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    vocab_size: int = 67
-    n_mels: int = 80
-    reduction: int = 2               # mel frames per decoder step
-    embedding_dim: int = 512
-    use_stress: bool = True          # add a learned embedding of the stress flag
-    encoder_conv_layers: int = 3
-    encoder_kernel: int = 5
-    encoder_hidden: int = 512        # BiLSTM output size (hidden/2 per direction)
-    dropout: float = 0.5             # encoder convolutions and postnet
-    prenet_dims: tuple[int, ...] = (256, 256)
-    prenet_dropout: float = 0.5
-    prenet_dropout_at_inference: bool = True  # Tacotron keeps it: steadier free-running output
-    attention: str = "location"      # "location" (location-aware additive) or "content"
-    attention_heads: int = 4
-    attention_dim: int = 128         # per head
-    location_filters: int = 32
-    location_kernel: int = 31
-    attention_rnn_dim: int = 512
-    decoder_rnn_dim: int = 512
-    rnn_dropout: float = 0.1
-    postnet_layers: int = 5
-    postnet_channels: int = 512
-    postnet_kernel: int = 5
-    max_decoder_steps: int = 1000
-    stop_threshold: float = 0.5
-
-    def __post_init__(self) -> None:
-        if self.attention not in ("location", "content"):
-            raise ValueError(f"attention must be 'location' or 'content', got {self.attention!r}")
-        if self.reduction < 1:
-            raise ValueError(f"reduction must be >= 1, got {self.reduction}")
-        if self.encoder_hidden % 2:
-            raise ValueError("encoder_hidden must be even (two LSTM directions)")
-
-
-MODEL_PRESETS: dict[str, ModelConfig] = {
-    # The seed's sizes: hidden 512 everywhere.
-    "default": ModelConfig(),
-    # Small enough to learn the demo corpus on a laptop CPU in minutes.
-    "demo": ModelConfig(
-        reduction=3,
-        embedding_dim=128,
-        encoder_hidden=128,
-        prenet_dims=(128, 128),
-        attention_heads=1,
-        attention_dim=64,
-        location_filters=16,
-        attention_rnn_dim=256,
-        decoder_rnn_dim=256,
-        postnet_layers=3,
-        postnet_channels=128,
-    ),
-}
-
-
-def model_config(preset: str = "default", **changes) -> ModelConfig:
-    if preset not in MODEL_PRESETS:
-        raise ValueError(f"unknown model preset {preset!r}; choose one of {sorted(MODEL_PRESETS)}")
-    config = MODEL_PRESETS[preset]
-    if "prenet_dims" in changes:
-        changes["prenet_dims"] = tuple(changes["prenet_dims"])
-    return replace(config, **changes)
-
-
-def model_config_from_dict(data: dict) -> ModelConfig:
-    """A ModelConfig from its `asdict` form (as stored in checkpoints; JSON turns the prenet
-    tuple into a list). Unknown fields are an error that names them."""
-    data = dict(data)
-    if "prenet_dims" in data:
-        data["prenet_dims"] = tuple(data["prenet_dims"])
-    return config_from_dict(ModelConfig, data)
+from .config import ModelConfig
 
 
 def lengths_to_mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:

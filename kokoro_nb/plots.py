@@ -7,6 +7,7 @@ that displays: an ``on_step`` callback that redraws the training curves in place
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -121,24 +122,18 @@ def mel_steps(wave, config) -> dict:
 
     Returns ``wave`` (samples,), ``stft_db`` (n_fft // 2 + 1, frames): 20·log10 of the STFT
     magnitude (floored at `config.log_floor`), ``filterbank`` (n_fft // 2 + 1, n_mels): the
-    triangles of `torchaudio.functional.melscale_fbanks` with the config's settings, and
+    triangles of `audio.mel_filterbank`, and
     ``log_mel`` (n_mels, frames) from `audio.mel_spectrogram` itself. The STFT uses the same
     settings as the mel transform, so ``ln(max(filterbank.T @ |STFT|, floor)) == log_mel``
     up to rounding (a test checks it).
     """
     import torch
-    import torchaudio
 
-    from .audio import mel_spectrogram
+    from .audio import magnitude_spectrogram, mel_filterbank, mel_spectrogram
 
     wave = torch.as_tensor(wave, dtype=torch.float32)
-    spectrum = torch.stft(wave, n_fft=config.n_fft, hop_length=config.hop_length,
-                          win_length=config.win_length, window=torch.hann_window(config.win_length),
-                          center=True, pad_mode="reflect", return_complex=True).abs()
-    filterbank = torchaudio.functional.melscale_fbanks(
-        n_freqs=config.n_fft // 2 + 1, f_min=config.f_min, f_max=config.f_max,
-        n_mels=config.n_mels, sample_rate=config.sample_rate, norm=config.mel_norm,
-        mel_scale=config.mel_scale)
+    spectrum = magnitude_spectrogram(wave, config)
+    filterbank = mel_filterbank(config)
     return {
         "wave": wave,
         "stft_db": 20 * torch.log10(spectrum.clamp(min=config.log_floor)),
@@ -350,6 +345,24 @@ def plot_attention(attention, title: str | None = None, ax=None, vmax: float | N
     return ax.figure
 
 
+def save_attention_png(attention, path, title: str = "") -> Path:
+    """`plot_attention` of one matrix as a PNG file (written atomically), without pyplot:
+    the figure is a bare `Figure` on the Agg canvas, so headless training can call this
+    and no global figure state is left behind."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from .checkpoints import save_figure
+
+    fig = Figure(figsize=(6, 4))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    plot_attention(attention, title=title, ax=ax)
+    fig.colorbar(ax.images[0], ax=ax, label="attention weight", pad=0.01)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
 def plot_attention_grid(matrices, titles, columns: int = 2, vmax: float | None = 1.0,
                         text_length: int | None = None, step_length: int | None = None):
     """Several (steps, L) attention matrices side by side (`plot_attention` for each, on
@@ -503,9 +516,10 @@ class LiveTrainingCurves:
         return self.figure
 
 
-def plot_synthesis(result, threshold: float = 0.5, title: str | None = None):
+def plot_synthesis(result, title: str | None = None):
     """A `SynthesisResult` in three panels: the free-running alignment, the generated mel,
-    and the stop-token probability per frame with the threshold that ends synthesis."""
+    and the stop-token probability per frame with the threshold that ends synthesis (the
+    model's `stop_threshold`, carried by the result)."""
     fig, axes = plt.subplots(3, 1, figsize=(9, 8), constrained_layout=True,
                              gridspec_kw={"height_ratios": [3, 2, 1.2]})
     plot_attention(result.alignment, title="alignment (free-running)", ax=axes[0])
@@ -515,7 +529,7 @@ def plot_synthesis(result, threshold: float = 0.5, title: str | None = None):
     axes[1].set_title(f"generated log-mel, {result.duration_s:.2f} s")
     stop = _numpy(result.stop_probs)
     axes[2].plot(stop, color="#d62728")
-    axes[2].axhline(threshold, linestyle="--", color="#333", linewidth=1)
+    axes[2].axhline(result.stop_threshold, linestyle="--", color="#333", linewidth=1)
     axes[2].set_ylim(-0.05, 1.05)
     axes[2].set_xlim(0, max(len(stop) - 1, 1))
     axes[2].set_xlabel("frame")

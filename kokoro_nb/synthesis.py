@@ -13,10 +13,11 @@ from pathlib import Path
 import torch
 
 from .audio import mel_to_audio, write_audio
-from .config import AudioConfig, config_from_dict
+from .checkpoints import checkpoint_parts, load_checkpoint_file, load_weights
+from .config import AudioConfig
 from .corpus import encode_text
-from .files import CHECKPOINT_FORMAT, load_checkpoint_file
-from .model import KokoroTTS, ModelConfig, model_config_from_dict
+from .model import KokoroTTS
+from .plots import save_attention_png
 from .text import RussianPhonemeProcessor
 
 
@@ -28,6 +29,7 @@ class SynthesisResult:
     alignment: torch.Tensor      # (decoder steps, input symbols incl. the end token)
     stop_probs: torch.Tensor     # (frames,)
     stopped: bool                # the model ended the utterance itself
+    stop_threshold: float        # the stop probability that ends an utterance
     wave: torch.Tensor | None    # (samples,) float32, None when not vocoded
     sample_rate: int
     hop_length: int
@@ -35,39 +37,6 @@ class SynthesisResult:
     @property
     def duration_s(self) -> float:
         return self.mel.shape[0] * self.hop_length / self.sample_rate
-
-
-def checkpoint_parts(state: dict, path: str | Path
-                     ) -> tuple[ModelConfig, AudioConfig, RussianPhonemeProcessor]:
-    """Model config, audio config and phoneme processor stored in a loaded checkpoint.
-
-    Raises ValueError naming the mismatch when the file is not a kokoro_nb model, or when its
-    vocabulary or sizes do not fit its own model config (a file from another version, or
-    pieces of two runs put together).
-    """
-    if state.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not a kokoro_nb model file (no 'format' marker)")
-    model_config = model_config_from_dict(state["model_config"])
-    audio_config = config_from_dict(AudioConfig, state["audio_config"])
-    processor = RussianPhonemeProcessor.from_dict(state["processor"])
-    if processor.get_vocab_size() != model_config.vocab_size:
-        raise ValueError(
-            f"{path}: the phoneme vocabulary has {processor.get_vocab_size()} symbols but the "
-            f"model was built for {model_config.vocab_size}")
-    if model_config.n_mels != audio_config.n_mels:
-        raise ValueError(f"{path}: model n_mels {model_config.n_mels} != audio n_mels "
-                         f"{audio_config.n_mels}")
-    return model_config, audio_config, processor
-
-
-def load_weights(model: torch.nn.Module, weights: dict, path: str | Path) -> None:
-    """`load_state_dict`, with a ValueError that names the first tensors that do not fit."""
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as exc:
-        details = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()]
-        raise ValueError(f"{path}: weights do not fit the model config: "
-                         + "; ".join(details[:3])) from None
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu"
@@ -82,38 +51,26 @@ def load_model(path: str | Path, device: str | torch.device = "cpu"
     return model, processor, audio_config, state
 
 
-def save_alignment_png(attention: torch.Tensor, path: Path, title: str = "") -> Path:
-    """Attention (steps, phonemes) as a PNG: decoder steps left to right, phonemes upward.
-
-    Uses matplotlib's object API with the Agg canvas, so it works headless and leaves no
-    global figure state behind. Written to a temp name, then renamed.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6, 4))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
-    image = ax.imshow(attention.float().cpu().numpy().T, aspect="auto", origin="lower",
-                      interpolation="none", vmin=0, vmax=1)
-    fig.colorbar(image, ax=ax)
-    ax.set_xlabel("decoder step")
-    ax.set_ylabel("phoneme")
-    ax.set_title(title)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    tmp.replace(path)
-    return path
-
-
 class Synthesizer:
     """A loaded model ready to speak.
 
-    >>> # synth = Synthesizer("kokoro_russian_model/kokoro_russian_final.pth")
-    >>> # result = synth.synthesize("Привет, как дела?"); synth.save(result, "out.wav")
+        synth = Synthesizer("kokoro_russian_model/kokoro_russian_final.pth")
+        result = synth.synthesize("Привет, как дела?")
+        synth.save(result, "hello.wav", "hello_alignment.png")
+
+    A model in memory (e.g. one just trained) speaks through `from_parts`:
+
+    >>> import torch
+    >>> from kokoro_nb.config import AudioConfig, model_config
+    >>> processor = RussianPhonemeProcessor()
+    >>> model = KokoroTTS(model_config("demo", processor.get_vocab_size()))
+    >>> synth = Synthesizer.from_parts(model, processor, AudioConfig())
+    >>> _ = torch.manual_seed(0)
+    >>> result = synth.synthesize("Привет!", max_steps=4)   # untrained: noise, but the shapes
+    >>> result.mel.shape[1], result.alignment.shape[1] == len(result.phonemes) + 1   # + <eos>
+    (80, True)
+    >>> result.wave.shape[0] == (result.mel.shape[0] - 1) * 256   # hop 256
+    True
     """
 
     def __init__(self, path: str | Path, device: str | torch.device = "cpu") -> None:
@@ -157,6 +114,7 @@ class Synthesizer:
             alignment=out["attention"][0, :steps].float().cpu(),
             stop_probs=out["stop_probs"][0, :frames].float().cpu(),
             stopped=bool(out["stopped"][0]),
+            stop_threshold=self.model.config.stop_threshold,
             wave=wave,
             sample_rate=self.audio_config.sample_rate,
             hop_length=self.audio_config.hop_length,
@@ -169,6 +127,6 @@ class Synthesizer:
             raise ValueError("the result was not vocoded (synthesize(vocode=True))")
         path = write_audio(wav_path, result.wave, result.sample_rate)
         if alignment_path is not None:
-            save_alignment_png(result.alignment, Path(alignment_path),
+            save_attention_png(result.alignment, alignment_path,
                                f"{result.text[:50]} ({'stopped' if result.stopped else 'no stop'})")
         return path

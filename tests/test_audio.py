@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+import torchaudio
 
 from kokoro_nb import audio
 from kokoro_nb.audio import (
@@ -239,11 +240,25 @@ def test_mel_of_a_1khz_sine_peaks_in_the_band_centred_nearest_1khz():
     assert int(mel.mean(dim=1).argmax()) == expected
 
 
-def test_mel_transform_is_built_once_per_config_and_device():
-    first = audio._mel_transform(CONFIG, torch.device("cpu"))
-    mel_spectrogram(torch.zeros(1000), CONFIG)
-    assert audio._mel_transform(CONFIG, torch.device("cpu")) is first
-    assert audio._mel_transform(dataclasses.replace(CONFIG, n_mels=40), torch.device("cpu")) is not first
+def test_mel_equals_torchaudios_mel_spectrogram_with_the_same_settings():
+    # The STFT and the shared filterbank must give exactly what torchaudio's own transform
+    # gives (the feature cache's mels were computed that way).
+    config = dataclasses.replace(CONFIG, n_mels=64, f_max=7000.0)
+    wave = torch.randn(5000, generator=torch.Generator().manual_seed(1)) * 0.3
+    reference = torchaudio.transforms.MelSpectrogram(
+        sample_rate=config.sample_rate, n_fft=config.n_fft, win_length=config.win_length,
+        hop_length=config.hop_length, f_min=config.f_min, f_max=config.f_max,
+        n_mels=config.n_mels, power=1.0, center=True, pad_mode="reflect",
+        norm=config.mel_norm, mel_scale=config.mel_scale)(wave)
+    expected = torch.log(torch.clamp(reference, min=config.log_floor))
+    assert torch.equal(audio.mel_spectrogram(wave, config), expected)
+
+
+def test_the_filterbank_is_built_once_per_config():
+    first = audio.mel_filterbank(CONFIG)
+    assert audio.mel_filterbank(CONFIG) is first
+    other = audio.mel_filterbank(dataclasses.replace(CONFIG, n_mels=40))
+    assert other.shape == (CONFIG.n_fft // 2 + 1, 40)
 
 
 def test_mel_rejects_a_wave_of_the_wrong_rank():

@@ -184,7 +184,7 @@ def small_corpus(tmp_path):
     return write_corpus(tmp_path / "small", lines, files)
 
 
-def test_feature_cache_reuses_and_invalidates(small_corpus, tmp_path):
+def test_feature_cache_reuses_and_invalidates(small_corpus, tmp_path, monkeypatch):
     config = AudioConfig()
     processor = RussianPhonemeProcessor()
     items = validate_corpus(small_corpus, config, processor).items
@@ -204,6 +204,13 @@ def test_feature_cache_reuses_and_invalidates(small_corpus, tmp_path):
     academic = TTSDataset(items, RussianPhonemeProcessor(rules="academic"), config, cache_dir)
     academic[0]
     assert academic.cache.misses == 1
+    # A new front-end version (its output changed): new features.
+    import kokoro_nb.corpus
+
+    monkeypatch.setattr(kokoro_nb.corpus, "G2P_VERSION", kokoro_nb.corpus.G2P_VERSION + 1)
+    newer = TTSDataset(items, processor, config, cache_dir=cache_dir)
+    newer[0]
+    assert newer.cache.misses == 1
     # A changed audio file: new features.
     sf.write(str(items[0].audio_path), tone(0.5, freq=900), SR, subtype="PCM_16")
     changed = TTSDataset(items, processor, config, cache_dir=cache_dir)

@@ -6,7 +6,7 @@ import pickle
 import pytest
 import torch
 
-from kokoro_nb.files import (
+from kokoro_nb.checkpoints import (
     UnsafeFileError,
     atomic_torch_save,
     atomic_write_bytes,

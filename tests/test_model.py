@@ -14,7 +14,8 @@ from kokoro_nb.losses import (
     tts_losses,
 )
 from kokoro_nb.metrics import attention_metrics
-from kokoro_nb.model import KokoroTTS, count_parameters, model_config, parameters_per_module
+from kokoro_nb.config import TrainConfig, model_config
+from kokoro_nb.model import KokoroTTS, count_parameters, parameters_per_module
 
 TINY = dict(vocab_size=20, embedding_dim=16, encoder_hidden=16, prenet_dims=(16, 16),
             attention_heads=2, attention_dim=8, location_filters=4, location_kernel=5,
@@ -77,7 +78,7 @@ def test_content_only_attention_option():
     assert out["attention"].shape == (1, 4, 6)
     assert not hasattr(model.decoder.attention, "location_conv")
     with pytest.raises(ValueError):
-        model_config("demo", attention="sideways")
+        model_config("demo", vocab_size=20, attention="sideways")
 
 
 def test_reduction_must_divide_mel_length():
@@ -118,7 +119,7 @@ def test_presets_sizes():
     parts = parameters_per_module(demo)
     assert sum(parts.values()) == count_parameters(demo) - 0  # every parameter is in a part
     with pytest.raises(ValueError, match="preset"):
-        model_config("huge")
+        model_config("huge", vocab_size=20)
 
 
 # ----------------------------------------------------------------------------- losses
@@ -146,8 +147,8 @@ def test_guided_attention_penalises_off_diagonal():
     diagonal = torch.eye(4)[None]
     anti = torch.flip(torch.eye(4), dims=[1])[None]
     lengths = torch.tensor([4])
-    assert guided_attention_loss(diagonal, lengths, lengths).item() == pytest.approx(0.0)
-    assert guided_attention_loss(anti, lengths, lengths).item() > 0.1
+    assert guided_attention_loss(diagonal, lengths, lengths, sigma=0.2).item() == pytest.approx(0.0)
+    assert guided_attention_loss(anti, lengths, lengths, sigma=0.2).item() > 0.1
 
 
 def test_tts_losses_total_and_masks():
@@ -158,12 +159,13 @@ def test_tts_losses_total_and_masks():
     batch = {"mel_mask": torch.arange(12)[None] < ml[:, None], "mel_lengths": ml,
              "text_lengths": tl,
              "stop_targets": (torch.arange(12)[None] >= (ml[:, None] - 1)).float()}
-    losses = tts_losses(out, batch, reduction=2, guided_weight=10.0)
-    expected = losses["mel"] + losses["postnet"] + losses["stop"] + 10.0 * losses["guided"]
+    losses = tts_losses(out, batch, 2, TrainConfig(guided_attention_weight=3.0))
+    expected = losses["mel"] + losses["postnet"] + losses["stop"] + 3.0 * losses["guided"]
     assert losses["total"].item() == pytest.approx(expected.item(), rel=1e-6)
     losses["total"].backward()
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
-    with_entropy = tts_losses(out, batch, reduction=2, guided_weight=10.0, entropy_weight=0.5)
+    with_entropy = tts_losses(out, batch, 2, TrainConfig(guided_attention_weight=3.0),
+                             entropy_weight=0.5)
     assert with_entropy["total"].item() == pytest.approx(
         (expected + 0.5 * losses["entropy"]).item(), rel=1e-6)
 
@@ -191,7 +193,7 @@ def test_a_few_steps_lower_the_loss():
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     first = None
     for _ in range(50):
-        losses = tts_losses(model(ids, stress, tl, mels, ml), batch, reduction=2)
+        losses = tts_losses(model(ids, stress, tl, mels, ml), batch, 2, TrainConfig())
         optimizer.zero_grad()
         losses["total"].backward()
         optimizer.step()
@@ -220,7 +222,8 @@ def test_location_features_match_the_convolutions(heads):
     # The decoder computes location features as matrix products over sliding windows; they
     # must equal the grouped convolution + projection they stand for, values and gradients.
     torch.manual_seed(0)
-    config = model_config("demo", attention_heads=heads, location_kernel=7, vocab_size=20)
+    config = model_config("demo", attention_heads=heads, location_kernel=7, vocab_size=20,
+                          encoder_hidden=96)
     attention = KokoroTTS(config).decoder.attention
     previous = torch.softmax(torch.randn(2, heads, 11), -1).requires_grad_()
     cumulative = (previous.detach() * 3).requires_grad_()
@@ -231,3 +234,26 @@ def test_location_features_match_the_convolutions(heads):
     grads_plain = torch.autograd.grad(plain.square().sum(), [previous, attention.location_conv.weight])
     for a, b in zip(grads_fast, grads_plain, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("changes", [{}, {"attention_heads": 1}, {"attention": "content"},
+                                     {"attention": "content", "attention_heads": 4}])
+def test_forward_and_infer_agree_when_fed_the_same_frames(changes):
+    """Teacher forcing and free running are one decoder: fed back the frames that `infer`
+    produced, `forward` must reproduce infer's mel and attention step for step (eval mode,
+    no prenet dropout). The postnet is zeroed so that infer's output is its decoder frames."""
+    model = tiny_model(**changes)
+    final_norm = model.postnet.convs[-1][1]
+    with torch.no_grad():
+        final_norm.weight.zero_()
+        final_norm.bias.zero_()
+        model.decoder.stop.bias.fill_(-10.0)  # run all the steps
+    ids, stress, tl, _, _ = batch_of([7, 5], [12, 8])
+    free = model.infer(ids, stress, tl, max_steps=6)
+    assert free["mel"].shape == (2, 12, 10) and free["attention"].shape == (2, 6, 7)
+    forced = model(ids, stress, tl, free["mel"], torch.tensor([12, 12]))
+    torch.testing.assert_close(model.denormalize(forced["mel"]), free["mel"], rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(forced["attention"], free["attention"], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(torch.sigmoid(forced["stop_logits"]), free["stop_probs"])
+    heads = model.config.attention_heads
+    assert forced["attention_heads"].shape == (2, heads, 6, 7)

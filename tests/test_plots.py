@@ -2,7 +2,6 @@
 
 from collections import Counter
 
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -112,11 +111,18 @@ def test_mel_statistics_plot_has_one_point_per_channel(close_figures):
     assert len(ax.collections) == 1  # the ± std band
 
 
-def test_plots_do_not_choose_a_backend():
-    source = plots.__file__
-    with open(source, encoding="utf-8") as handle:
-        assert "matplotlib.use(" not in handle.read()
-    assert matplotlib.get_backend()  # whatever the caller chose stays
+def test_plots_keep_the_callers_backend():
+    # A fresh interpreter whose caller chose the "pdf" backend: importing kokoro_nb.plots and
+    # drawing (including the headless PNG writer) must leave that choice alone.
+    import subprocess
+    import sys
+
+    code = ("import matplotlib; matplotlib.use('pdf'); import tempfile, torch, pathlib; "
+            "from kokoro_nb import plots; plots.plot_attention(torch.eye(3)); "
+            "plots.save_attention_png(torch.eye(3), pathlib.Path(tempfile.mkdtemp()) / 'a.png'); "
+            "print(matplotlib.get_backend())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "pdf"
 
 
 # --------------------------------------------------------------------------- model and training

@@ -63,3 +63,22 @@ def test_text_package_does_not_import_torch_or_numpy():
             "print(any(m in sys.modules for m in ('torch', 'numpy')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_imports_point_down_the_layers_the_readme_lists():
+    """Each module imports only modules below it in the README's layout table (function-level
+    imports included), so the package reads top down and never imports in a circle."""
+    import ast
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    order = re.findall(r"^\| `([a-z_/]+)(?:\.py)?` \|", readme, flags=re.M)
+    assert order[-1] == "text/" and "checkpoints" in order
+    rank = {name.rstrip("/"): i for i, name in enumerate(order)}
+    modules = {p.stem for p in (ROOT / "kokoro_nb").glob("*.py")} - {"__init__", "__main__"}
+    assert modules == set(rank) - {"text"}, "every module is in the README's table"
+    for name in modules:
+        tree = ast.parse((ROOT / "kokoro_nb" / f"{name}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
+                target = node.module.split(".")[0]
+                assert rank[target] > rank[name], f"{name} imports {target}, which is above it"

@@ -13,8 +13,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from kokoro_nb.files import load_checkpoint_file
-from kokoro_nb.training import Trainer, TrainConfig, find_latest_checkpoint
+from kokoro_nb.checkpoints import find_latest_checkpoint, load_checkpoint_file
+from kokoro_nb.config import TrainConfig
+from kokoro_nb.training import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 WORDS = ["мама", "папа", "кот", "дом", "лес", "сад", "мир", "день", "ночь", "река"]

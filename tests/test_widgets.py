@@ -90,9 +90,9 @@ def test_changing_a_setting_changes_image_sound_and_shape(demo_items):
     assert "mel shape (40, 173)" in explorer.info.value  # 1 + 22050 // 128
     assert explorer.image.value != image and explorer.audio.value != sound
 
-    before = explorer.info.value
+    image, sound = explorer.image.value, explorer.audio.value
     explorer.clip.value = demo_items[1].id
-    assert explorer.info.value != before or explorer.image.value != image
+    assert explorer.image.value != image and explorer.audio.value != sound
 
 
 def test_too_many_mels_for_the_fft_is_a_warning_not_an_error(demo_items):

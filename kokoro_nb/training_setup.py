@@ -1,0 +1,179 @@
+"""Building a training run, from a `TrainConfig` (a new run) or a checkpoint (a resumed one).
+
+`Trainer.__init__` calls these in order: the output directory, the checkpoint to resume
+from, the front end and model config (the checkpoint's when resuming: a resumed run keeps
+its model and phoneme inventory), the corpus split into datasets, the optimiser and its
+learning-rate schedule, and on resume the settings that changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import asdict
+from functools import partial
+from pathlib import Path
+
+import torch
+
+from .checkpoints import (
+    PROCESSOR_NAME,
+    check_format,
+    checkpoint_parts,
+    find_latest_checkpoint,
+    load_checkpoint_file,
+    load_processor,
+    remove_stale_temp_files,
+    save_processor,
+)
+from .config import AudioConfig, ModelConfig, TrainConfig, model_config
+from .corpus import TTSDataset, default_cache_dir, resolve_corpus_dir, split_items, validate_corpus
+from .text import RussianPhonemeProcessor
+
+# The run's log reads as one source, as the seed's does: "INFO:kokoro_nb.training:Loaded ...".
+log = logging.getLogger("kokoro_nb.training")
+
+# ModelConfig fields that only matter at inference: a resume may change them.
+INFERENCE_ONLY = frozenset({"max_decoder_steps", "stop_threshold", "prenet_dropout_at_inference"})
+
+
+def prepare_output_dir(output: str) -> Path:
+    """The output directory, created, without the temp files of writes a crash interrupted."""
+    path = Path(output)
+    path.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(path)
+    return path
+
+
+def load_resume_checkpoint(output: Path, resume: str | None) -> tuple[dict | None, Path | None]:
+    """The checkpoint `resume` names ('auto': the newest in `output`), loaded and checked to
+    be resumable; (None, None) for a new run."""
+    if not resume:
+        return None, None
+    if resume == "auto":
+        path = find_latest_checkpoint(output)
+        if path is None:
+            log.info("No checkpoint in %s: starting a new run", output)
+            return None, None
+    else:
+        path = Path(resume)
+    checkpoint = load_checkpoint_file(path)
+    check_format(checkpoint, path)
+    if "optimizer" not in checkpoint:
+        raise ValueError(f"{path}: not a resumable kokoro_nb training checkpoint (a final "
+                         f"model holds no optimiser state); resume from a checkpoint_epoch_*.pth")
+    log.info("Resuming from %s (epoch %d, step %d)", path, checkpoint["epoch"],
+             checkpoint["global_step"])
+    return checkpoint, path
+
+
+def front_end(config: TrainConfig, output: Path, checkpoint: dict | None, path: Path | None
+              ) -> tuple[ModelConfig, AudioConfig, RussianPhonemeProcessor]:
+    """Model config, audio config and phoneme processor of the run; the processor is saved
+    beside the checkpoints. A new run reuses an existing phoneme_processor.pkl (a custom
+    front end prepared for this output directory)."""
+    if checkpoint is not None:
+        model_cfg, audio_config, processor = checkpoint_parts(checkpoint, path)
+        check_requested_model(config, model_cfg, checkpoint, path)
+    else:
+        processor_path = output / PROCESSOR_NAME
+        processor = (load_processor(processor_path) if processor_path.exists()
+                     else RussianPhonemeProcessor())
+        model_cfg = model_config(config.preset, processor.get_vocab_size(), **config.model_changes)
+        audio_config = AudioConfig()
+    save_processor(processor, output / PROCESSOR_NAME)
+    return model_cfg, audio_config, processor
+
+
+def check_requested_model(config: TrainConfig, stored: ModelConfig, checkpoint: dict,
+                          path: Path) -> None:
+    """A resumed run continues the checkpoint's model; asking for another is an error that
+    names the differences (inference-only settings may differ)."""
+    requested = asdict(model_config(config.preset, stored.vocab_size, **config.model_changes))
+    differences = [f"{name} {value} (checkpoint) vs {requested[name]} (this run)"
+                   for name, value in asdict(stored).items()
+                   if name not in INFERENCE_ONLY and value != requested[name]]
+    if differences:
+        was = checkpoint.get("train_config", {}).get("preset", "?")
+        raise ValueError(
+            f"{path} was trained with a different model than this run asks for: "
+            f"{'; '.join(differences)}. Resume with the checkpoint's settings (--preset {was}) "
+            f"or train into a new --output directory.")
+
+
+def corpus_datasets(config: TrainConfig, audio_config: AudioConfig,
+                    processor: RussianPhonemeProcessor) -> tuple[Path, TTSDataset, TTSDataset]:
+    """The corpus directory and its training and validation datasets. Corpus problems are
+    logged (skipped items as warnings); a corpus with nothing usable is an error."""
+    corpus_dir = resolve_corpus_dir(config.corpus)
+    report = validate_corpus(corpus_dir, audio_config, processor)
+    for issue in report.issues:
+        (log.warning if issue.skipped else log.debug)("corpus: %s", issue)
+    if not report.usable:
+        raise ValueError(f"corpus {corpus_dir} has no usable items:\n{report.summary()}")
+    log.info("Loaded %d samples from corpus at %s", len(report.items), corpus_dir)
+    train_items, val_items = split_items(report.items, config.val_fraction,
+                                         config.min_val_items, seed=config.seed)
+    cache_dir = config.cache_dir or default_cache_dir()
+    train_set = TTSDataset(train_items, processor, audio_config, cache_dir)
+    val_set = TTSDataset(val_items[: config.val_max_items], processor, audio_config, cache_dir)
+    return corpus_dir, train_set, val_set
+
+
+def lr_factor(step: int, warmup_steps: int, half_life: int, min_ratio: float) -> float:
+    """Linear warm-up to 1, then exponential decay with the given half-life, floored."""
+    warm = min(1.0, (step + 1) / max(1, warmup_steps))
+    decay = 0.5 ** (max(0, step - warmup_steps) / max(1, half_life))
+    return warm * max(min_ratio, decay)
+
+
+def build_optimizer(model: torch.nn.Module, config: TrainConfig
+                    ) -> tuple[torch.optim.Adam, torch.optim.lr_scheduler.LambdaLR]:
+    """Adam at the run's peak learning rate, and its warm-up-then-decay schedule."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.resolved_learning_rate(),
+                                 betas=config.adam_betas, eps=config.adam_eps,
+                                 weight_decay=config.weight_decay)
+    schedule = partial(lr_factor, warmup_steps=config.warmup_steps,
+                       half_life=config.lr_half_life_steps, min_ratio=config.min_lr_ratio)
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+
+
+def restore_optimization(checkpoint: dict, optimizer, scheduler, scaler) -> None:
+    """Optimizer, LR schedule and (fp16) gradient scaler states from a checkpoint."""
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    scheduler.load_state_dict(checkpoint["scheduler"])
+    if scaler is not None and checkpoint.get("scaler"):
+        scaler.load_state_dict(checkpoint["scaler"])
+
+
+def resume_position(checkpoint: dict, config: TrainConfig) -> tuple[int, int, int, float]:
+    """(completed epochs, global step, batches of the next epoch done, last epoch loss). A
+    stop inside an epoch resumes at its next batch, unless the batch size changed: then the
+    batches are not the same and the epoch restarts."""
+    epoch, step = int(checkpoint["epoch"]), int(checkpoint["global_step"])
+    batches_done = int(checkpoint.get("batch_index", 0))
+    if batches_done and checkpoint.get("train_config", {}).get("batch_size") != config.batch_size:
+        log.warning("The checkpoint stopped inside epoch %d, but the batch size changed: "
+                    "that epoch restarts from its first batch", epoch + 1)
+        batches_done = 0
+    return epoch, step, batches_done, float(checkpoint["loss"])
+
+
+def apply_resume_changes(previous: dict, config: TrainConfig, optimizer, scheduler,
+                         step: int) -> list[str]:
+    """What this resume changes against the checkpoint's settings (`previous`), as
+    ``name old -> new`` texts. A new learning rate becomes the schedule's base rate; the
+    schedule keeps its position."""
+    changes = [f"{name} {previous.get(name)} -> {getattr(config, name)}"
+               for name in ("batch_size", "epochs") if previous.get(name) != getattr(config, name)]
+    old_lr = previous.get("resolved_learning_rate")
+    new_lr = config.resolved_learning_rate()
+    if old_lr is not None and not math.isclose(old_lr, new_lr):
+        changes.append(f"learning_rate {old_lr:g} -> {new_lr:g}")
+        scheduler.base_lrs = [new_lr for _ in scheduler.base_lrs]
+        factor = lr_factor(step, config.warmup_steps, config.lr_half_life_steps,
+                           config.min_lr_ratio)
+        for group in optimizer.param_groups:
+            group["initial_lr"] = new_lr
+            group["lr"] = new_lr * factor
+    return changes
