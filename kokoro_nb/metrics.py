@@ -28,8 +28,8 @@ def attention_metrics(attention: torch.Tensor, text_lengths: torch.Tensor,
         if n_text == 0 or n_steps == 0:
             continue
         focus.append(a.max(dim=1).values.mean().item())
-        pos_text = torch.arange(n_text, dtype=torch.float32) / max(n_text - 1, 1)
-        pos_step = torch.arange(n_steps, dtype=torch.float32) / max(n_steps - 1, 1)
+        pos_text = torch.arange(n_text, dtype=torch.float32, device=a.device) / max(n_text - 1, 1)
+        pos_step = torch.arange(n_steps, dtype=torch.float32, device=a.device) / max(n_steps - 1, 1)
         near = (pos_text[None, :] - pos_step[:, None]).abs() <= band
         diagonal.append(((a * near).sum() / a.sum().clamp_min(1e-8)).item())
     if not focus:
