@@ -475,10 +475,10 @@ class FeatureCache:
 
     The key hashes the file's path, size and modification time, the text, the `AudioConfig`
     and the processor's rules, vocabulary and `G2P_VERSION` (bumped whenever the front end's
-    output changes), so any change computes fresh features. Each
-    entry is one small binary file (a JSON header, raw arrays and a CRC32 of everything),
-    written atomically; no pickle is involved, and an entry that is truncated, corrupt or
-    written for another key is recomputed, never trusted. Mels are stored as float16 (half
+    output changes), so any change computes fresh features. Each entry is one small binary
+    file (a JSON header, raw arrays and a CRC32 of everything), written atomically; no pickle
+    is involved, and an entry that is truncated, corrupt or written for another key is
+    recomputed, never trusted. Mels are stored as float16 (half
     the disk; the error, below 0.01 in log units, is far under what the model resolves).
     """
 
