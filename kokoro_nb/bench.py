@@ -15,6 +15,10 @@ Each section warms up before timing and reports medians over repeats. Sections:
   model runs a fixed number of decoder steps, the length of a median demo clip; its speed
   does not depend on its weights, so no trained model is needed.
 - ``profile`` (only on request): the operators that dominate one training step.
+- ``startup`` (only on request, about 5-10 minutes on 2 cores): on a RUSLAN-sized corpus
+  built from the demo clips (`make_scale_corpus`), cold ``preprocess`` with one worker and
+  with one per CPU, and the time a new run and a ``--resume auto`` restart take to their
+  first optimiser step with a warm cache.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import sys
 import time
 from typing import Callable
 
-SECTIONS = ("g2p", "features", "training", "synthesis", "profile")
+SECTIONS = ("g2p", "features", "training", "synthesis", "profile", "startup")
 DEFAULT_SECTIONS = ("g2p", "features", "training", "synthesis")
 
 
@@ -151,7 +155,7 @@ def _bench_batch(trainer, batch_size: int) -> dict:
     chosen = order[start:start + batch_size]
     if len(chosen) < batch_size:
         raise ValueError(f"the demo corpus has only {len(order)} training clips")
-    return trainer.collate_fn()([dataset[i] for i in chosen])
+    return trainer.collate([dataset[i] for i in chosen])
 
 
 def _peak_rss_mb() -> float:
@@ -359,11 +363,175 @@ def bench_profile(device: str = "auto", presets=("demo",), batch_sizes=(16,), to
     return {"runs": runs}
 
 
+# --------------------------------------------------------------------------- startup
+
+
+def _link_or_copy(source, target) -> bool:
+    """Hard-link `source` at `target` (True), or copy it where links cannot go (False)."""
+    import shutil
+
+    try:
+        os.link(source, target)
+        return True
+    except OSError:  # another file system, or one without hard links
+        shutil.copyfile(source, target)
+        return False
+
+
+def make_scale_corpus(out, items: int = 22_200, source=None) -> dict:
+    """A RUSLAN-layout corpus of `items` metadata lines in `out`, made of the clips of
+    `source` (default: the bundled demo corpus), each hard-linked (copied across file
+    systems) under many ids ``000001_RUSLAN``, ... with its own text. Four items among them
+    are broken, spread out: a missing clip, an empty (0-byte) wav, a malformed metadata line
+    and a clip too long to train on. Returns ``{"lines", "broken", "linked", "copied"}``.
+    """
+    from pathlib import Path
+
+    import numpy as np
+
+    from .audio import read_audio, write_audio
+    from .config import AudioConfig
+    from .corpus import AUDIO_DIR, METADATA_NAME, demo_corpus_dir, validate_corpus
+
+    out = Path(out)
+    (out / AUDIO_DIR).mkdir(parents=True, exist_ok=True)
+    clips = validate_corpus(source or demo_corpus_dir(), read_audio_data=False).items
+    broken = {items * k // 5: kind for k, kind in
+              enumerate(("missing", "empty", "malformed", "too_long"), start=1)} if items >= 5 else {}
+    lines, linked = [], 0
+    for index in range(items):
+        clip = clips[index % len(clips)]
+        item_id = f"{index + 1:06d}_RUSLAN"
+        kind = broken.get(index)
+        lines.append(f"{item_id} {clip.text}" if kind == "malformed" else f"{item_id}|{clip.text}")
+        if kind == "empty":
+            (out / AUDIO_DIR / f"{item_id}.wav").write_bytes(b"")
+        elif kind == "too_long":  # clips end to end, longer than max_frames allows
+            config = AudioConfig()
+            waves, seconds = [], 0.0
+            for other in clips:
+                waves.append(read_audio(other.audio_path)[0][0])
+                seconds += waves[-1].shape[0] / config.sample_rate
+                if seconds > config.max_frames * config.frame_seconds + 1:
+                    break
+            write_audio(out / AUDIO_DIR / f"{item_id}.wav", np.concatenate(waves), config.sample_rate)
+        elif kind is None:
+            linked += _link_or_copy(clip.audio_path,
+                                    out / AUDIO_DIR / f"{item_id}{clip.audio_path.suffix}")
+    (out / METADATA_NAME).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return {"lines": len(lines), "broken": sorted(broken.values()), "linked": linked,
+            "copied": items - len(broken) - linked}
+
+
+def _kokoro_cli(*args) -> list[str]:
+    return [sys.executable, "-m", "kokoro_nb", *map(str, args)]
+
+
+def _time_to_step(args: list, output, step: int, log_path) -> dict:
+    """Run ``python -m kokoro_nb train`` with `args`: seconds from starting the process to
+    the record of optimiser step `step` appearing in its metrics.jsonl (polled every 50 ms),
+    and to its exit."""
+    import subprocess
+    from pathlib import Path
+
+    metrics = Path(output) / "metrics.jsonl"
+    start = time.perf_counter()
+    first_step = None
+    with open(log_path, "wb") as log_file:
+        process = subprocess.Popen(_kokoro_cli("train", *args), stdout=log_file,
+                                   stderr=subprocess.STDOUT)
+        while process.poll() is None or first_step is None:
+            if first_step is None and _has_step(metrics, step):
+                first_step = time.perf_counter() - start
+            elif process.poll() is not None:  # exited without that step
+                break
+            time.sleep(0.05)
+    total = time.perf_counter() - start
+    if process.returncode != 0 or first_step is None:
+        tail = Path(log_path).read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"train {' '.join(map(str, args))} did not reach step {step}:\n{tail}")
+    return {"first_step_s": round(first_step, 2), "exit_s": round(total, 2)}
+
+
+def _has_step(metrics, step: int) -> bool:
+    """Whether the metrics.jsonl `metrics` holds the train record of step `step` (a line
+    still being written is not one)."""
+    from .runlog import read_metrics
+
+    return any(record.get("type") == "train" and record.get("step") == step
+               for record in read_metrics(metrics))
+
+
+def _timed_preprocess(corpus, cache, workers: int) -> dict:
+    """A cold ``python -m kokoro_nb preprocess`` into the empty `cache`: its wall time (the
+    process, imports included) and its summary."""
+    import json
+    import subprocess
+
+    start = time.perf_counter()
+    out = subprocess.run(_kokoro_cli("preprocess", "--corpus", corpus, "--workers", workers,
+                                     "--cache-dir", cache, "--json"),
+                         check=True, capture_output=True, text=True).stdout
+    summary = json.loads(out)
+    return {"wall_s": round(time.perf_counter() - start, 2)} | {
+        key: summary[key] for key in ("workers", "usable_items", "skipped_items", "items_checked",
+                                      "features_computed", "features_cached", "seconds")}
+
+
+def bench_startup(items: int = 22_200) -> dict:
+    """Starts and restarts at RUSLAN scale, on a corpus `make_scale_corpus` builds in a temp
+    dir: a cold ``preprocess`` with one worker and with one per CPU (each into an empty
+    cache), a new training run and then ``train --resume auto`` with that warm cache, each
+    to its first optimiser step, and what a warm restart spends on imports and on the
+    corpus check. Every command runs as a user runs it, in its own process."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from .corpus import validate_corpus
+
+    with tempfile.TemporaryDirectory(prefix="kokoro_nb_startup_") as tmp:
+        tmp = Path(tmp)
+        corpus, output = tmp / "corpus", tmp / "run"
+        made = make_scale_corpus(corpus, items)
+        cpus = os.cpu_count() or 1
+        preprocess = {f"workers_{n}": _timed_preprocess(corpus, tmp / f"cache_{n}", n)
+                      for n in sorted({1, cpus})}
+        warm_cache = tmp / f"cache_{cpus}"
+        train = ["--corpus", corpus, "--output", output, "--preset", "demo", "--cache-dir",
+                 warm_cache, "--no-progress"]
+        new_run = _time_to_step([*train, "--max-steps", 1], output, 1, tmp / "new.log")
+        resumed = _time_to_step([*train, "--resume", "auto", "--max-steps", 2], output, 2,
+                                tmp / "resume.log")
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import kokoro_nb.training"], check=True)
+        imports = time.perf_counter() - start
+        validate_corpus(corpus, cache_dir=warm_cache)  # imports and the lexicon, untimed
+        start = time.perf_counter()
+        report = validate_corpus(corpus, cache_dir=warm_cache)
+        warm_check = time.perf_counter() - start
+    return {
+        "metadata_lines": made["lines"], "usable_items": len(report.items),
+        "broken_on_purpose": made["broken"], "cpu_count": cpus,
+        "cold_preprocess": preprocess,
+        "new_run_to_first_step_s": new_run["first_step_s"],
+        "resume_to_first_step_s": resumed["first_step_s"],
+        "resume_exit_s": resumed["exit_s"],
+        "warm_restart_parts_s": {"import_kokoro_nb_training": round(imports, 2),
+                                 "validate_corpus_cached": round(warm_check, 2)},
+        "measured": "wall seconds from starting each process; a first step is its train record "
+                    "appearing in metrics.jsonl (polled every 50 ms); train runs the demo preset "
+                    "(batch 8) with the cache of the one-per-CPU preprocess",
+    }
+
+
 def run_bench(only: list[str] | None = None, device: str = "auto", presets=None,
-              batch_sizes=None, repeats: int | None = None, threads: int | None = None) -> dict:
-    """Run the selected sections (all but ``profile`` by default) and return one JSON-ready
-    dict. `presets`, `batch_sizes` and `repeats` narrow the training, synthesis and profile
-    sections (for a quick look, or a test)."""
+              batch_sizes=None, repeats: int | None = None, threads: int | None = None,
+              startup_items: int = 22_200) -> dict:
+    """Run the selected sections (all but ``profile`` and ``startup`` by default) and return
+    one JSON-ready dict. `presets`, `batch_sizes` and `repeats` narrow the training,
+    synthesis and profile sections, `startup_items` the startup corpus (for a quick look, or
+    a test)."""
     selected = list(only) if only else list(DEFAULT_SECTIONS)
     unknown = set(selected) - set(SECTIONS)
     if unknown:
@@ -384,5 +552,7 @@ def run_bench(only: list[str] | None = None, device: str = "auto", presets=None,
     if "profile" in selected:
         result["profile"] = bench_profile(device, requested_presets or ("demo",),
                                           tuple(batch_sizes or (16,)), threads=threads)
+    if "startup" in selected:
+        result["startup"] = bench_startup(startup_items)
     result["machine"] = machine_info()
     return result

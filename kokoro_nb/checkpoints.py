@@ -3,14 +3,22 @@
 An output directory holds (names are the seed's where the seed has one)::
 
     checkpoint_epoch_N.pth          after epoch N: everything an exact resume needs
-    checkpoint_epoch_N_step_S.pth   a stop inside epoch N + 1 (signal, repeated NaN): step S
+    checkpoint_epoch_N_step_S.pth   a stop inside epoch N + 1 (signal, step limit, repeated
+                                    NaN) after S optimiser steps in all
     alignment_epoch_N.png           a validation alignment at that checkpoint
+    sample_epoch_N.wav              a held-out validation sentence, free-running, at that epoch
+    best.pth                        the model of the epoch with the lowest validation mel loss
     kokoro_russian_final.pth        the trained model for synthesis (no optimiser state)
     phoneme_processor.pkl           the front end as plain data (+ .json beside it)
     metrics.jsonl                   one JSON line per step and per validation (`runlog.py`)
+    tensorboard/                    the same, with alignments and samples, for TensorBoard
 
 - Order: checkpoints sort by (epoch, step), never by name or mtime: epoch 12 comes after
   epoch 3, and a mid-epoch checkpoint after its epoch's own.
+- Retention (`prune_checkpoints`): the newest N epoch checkpoints stay, with the one just
+  written and any mid-epoch checkpoint newer than them; older ones go. A new checkpoint is
+  written before any old one is deleted, so a crash in between leaves one file too many,
+  never one too few.
 - Writing: `atomic_write_bytes` writes a temp file (``.<name>.<random>.tmp``) in the target's
   directory, fsyncs it, renames it over the target and fsyncs the directory. A crash leaves
   the old file or the new one, never a mix, and at worst a temp file that
@@ -50,8 +58,10 @@ from .text import RussianPhonemeProcessor
 CHECKPOINT_FORMAT = "kokoro_nb.checkpoint"
 CHECKPOINT_VERSION = 1
 FINAL_NAME = "kokoro_russian_final.pth"
+BEST_NAME = "best.pth"
 PROCESSOR_NAME = "phoneme_processor.pkl"
 METRICS_NAME = "metrics.jsonl"
+TENSORBOARD_DIR = "tensorboard"
 CHECKPOINT_PATTERN = re.compile(r"^checkpoint_epoch_(\d+)(?:_step_(\d+))?\.pth$")
 TEMP_PATTERN = ".*.tmp"
 
@@ -74,6 +84,10 @@ def interrupted_checkpoint_name(epoch: int, step: int) -> str:
 
 def alignment_png_name(epoch: int) -> str:
     return f"alignment_epoch_{epoch}.png"
+
+
+def sample_wav_name(epoch: int) -> str:
+    return f"sample_epoch_{epoch}.wav"
 
 
 def checkpoint_position(path: str | os.PathLike) -> tuple[int, int] | None:
@@ -104,14 +118,40 @@ def find_latest_checkpoint(output_dir: str | os.PathLike) -> Path | None:
     return checkpoints[-1] if checkpoints else None
 
 
+def prune_checkpoints(output_dir: str | os.PathLike, keep_last: int,
+                      protect: str | os.PathLike | None = None) -> list[Path]:
+    """Delete the checkpoints that retention no longer needs; return what was deleted.
+
+    Kept: the newest `keep_last` epoch checkpoints, `protect` (the one just written, even if
+    a resume from an older checkpoint put it before others), and the mid-epoch checkpoints
+    newer than the newest epoch checkpoint (a stop after it). `keep_last` 0 keeps everything.
+    """
+    if keep_last <= 0:
+        return []
+    checkpoints = list_checkpoints(output_dir)
+    epochs = [p for p in checkpoints if checkpoint_position(p)[1] == -1]
+    keep = set(epochs[-keep_last:]) | ({Path(protect)} if protect else set())
+    newest_epoch = checkpoint_position(epochs[-1]) if epochs else (-1, -1)
+    removed = []
+    for path in checkpoints:
+        if path in keep or checkpoint_position(path) > newest_epoch:
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
 # --------------------------------------------------------------------------- atomic writes
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write `data` to `path` atomically (see the module's docstring); the file gets the
+    permissions the user's umask gives a new file (normally 0644), as `open` would."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_current_umask())  # mkstemp creates 0600; give what open() would
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -123,6 +163,12 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         raise
     _fsync_directory(path.parent)
     return path
+
+
+def _current_umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it is to set it; put it straight back
+    os.umask(mask)
+    return mask
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -184,6 +230,14 @@ def training_checkpoint(model: torch.nn.Module, processor: RussianPhonemeProcess
         "processor": processor.to_dict(),
     }
     return state | (resume or {})
+
+
+def resume_state(optimizer, scheduler, scaler, device: torch.device) -> dict:
+    """The part of a checkpoint that only resuming needs: optimizer, LR schedule, fp16
+    gradient scaler and random generators."""
+    return {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict() if scaler is not None else None,
+            "rng": rng_state(device)}
 
 
 # --------------------------------------------------------------------------- loading
@@ -253,10 +307,13 @@ def load_weights(model: torch.nn.Module, weights: dict, path: str | os.PathLike)
 
 
 def rng_state(device: torch.device) -> dict:
-    """The random generators an exact resume must restore (CPU torch, Python, the GPU's)."""
+    """The random generators an exact resume must restore (CPU torch, Python, the GPU's:
+    dropout on CUDA and MPS draws from the device's own generator)."""
     state = {"torch": torch.get_rng_state(), "python": random.getstate()}
     if device.type == "cuda":
         state["cuda"] = torch.cuda.get_rng_state_all()
+    elif device.type == "mps":
+        state["mps"] = torch.mps.get_rng_state()
     return state
 
 
@@ -267,6 +324,8 @@ def restore_rng_state(state: dict, device: torch.device) -> None:
         random.setstate(_to_tuple(state["python"]))
     if "cuda" in state and device.type == "cuda":
         torch.cuda.set_rng_state_all(state["cuda"])
+    if "mps" in state and device.type == "mps":
+        torch.mps.set_rng_state(state["mps"])
 
 
 def _to_tuple(value):

@@ -1,4 +1,4 @@
-"""Command line: ``python -m kokoro_nb {train,synthesize,evaluate,inspect,demo,g2p,bench}``.
+"""Command line: ``python -m kokoro_nb {train,synthesize,evaluate,inspect,preprocess,demo,g2p,bench}``.
 
 The same interface is installed as the ``kokoro-nb`` script, and ``python training.py``
 (the seed's entry point) is ``train``.
@@ -71,16 +71,23 @@ def _default_text(spec: dataclasses.Field) -> str:
     return "" if default is None else f" (default: {default})"
 
 
+def given_settings(config_class: type, args: argparse.Namespace) -> dict:
+    """The fields of `config_class` given on the command line (flags not given are absent)."""
+    names = {spec.name for spec in dataclasses.fields(config_class)}
+    return {k: v for k, v in vars(args).items() if k in names}
+
+
 def config_from_args(config_class: type, args: argparse.Namespace):
     """The config with the fields given on the command line, defaults for the rest."""
-    names = {spec.name for spec in dataclasses.fields(config_class)}
-    return config_class(**{k: v for k, v in vars(args).items() if k in names})
+    return config_class(**given_settings(config_class, args))
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from .training import Trainer
 
-    Trainer(config_from_args(TrainConfig, args), resume=args.resume).train()
+    # A resume keeps the checkpoint's settings; only the flags given here change them.
+    given = given_settings(TrainConfig, args)
+    Trainer(TrainConfig(**given), resume=args.resume, explicit=set(given)).train()
     return 0
 
 
@@ -193,6 +200,26 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0 if report.usable else 1
 
 
+def _cmd_preprocess(args: argparse.Namespace) -> int:
+    from .corpus import preprocess_corpus, resolve_corpus_dir
+
+    # A corpus that is not there is a CorpusError, which `main` reports.
+    summary = preprocess_corpus(resolve_corpus_dir(args.corpus), cache_dir=args.cache_dir,
+                                workers=args.workers, progress=not args.json)
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
+    else:
+        issues = ", ".join(f"{k}: {v}" for k, v in sorted(summary["issue_counts"].items()))
+        print(f"{summary['corpus']}: {summary['usable_items']} usable items of "
+              f"{summary['metadata_lines']} metadata lines, {summary['skipped_items']} skipped"
+              f"{f' ({issues})' if issues else ''}")
+        print(f"features in {summary['cache_dir']}: {summary.get('features_computed', 0)} "
+              f"computed, {summary.get('features_cached', 0)} already cached; "
+              f"{summary.get('items_checked', 0)} items checked (the others' checks were "
+              f"cached); {summary['seconds']:.1f} s with {summary.get('workers', 1)} worker(s)")
+    return 0 if summary["usable"] else 1
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run_bench
 
@@ -262,6 +289,20 @@ def _add_inspect(sub) -> None:
     inspect.set_defaults(func=_cmd_inspect)
 
 
+def _add_preprocess(sub) -> None:
+    pre = sub.add_parser("preprocess", help="validate a corpus and compute its features into the "
+                                            "feature cache ahead of training")
+    pre.add_argument("--corpus", "-c", default=None,
+                     help="corpus directory (default ./ruslan_corpus, else the bundled demo)")
+    pre.add_argument("--workers", type=int, default=None,
+                     help="worker processes (default: one per CPU; 1: in this process)")
+    pre.add_argument("--cache-dir", default=None,
+                     help="feature cache (default $KOKORO_NB_CACHE or ~/.cache/kokoro_nb/features, "
+                          "where training looks)")
+    pre.add_argument("--json", action="store_true", help="print the summary as JSON")
+    pre.set_defaults(func=_cmd_preprocess)
+
+
 def _add_bench(sub) -> None:
     from .bench import SECTIONS
 
@@ -286,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_add_train, _add_synthesize, _add_evaluate, _add_demo, _add_g2p, _add_inspect,
-                _add_bench):
+                _add_preprocess, _add_bench):
         add(sub)
     return parser
 

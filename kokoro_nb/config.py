@@ -10,6 +10,8 @@
   loss weights and the stopping rules. The command line is generated from its fields and
   their help texts (`cli.py`), so a default lives here and nowhere else. A few defaults
   depend on the preset (`PRESET_TRAINING`); those fields default to None, "the preset's".
+  A resumed run keeps its checkpoint's settings except those a caller sets explicitly, and
+  except `SESSION_SETTINGS`, which belong to one invocation (`training_setup.resumed_config`).
 """
 
 from __future__ import annotations
@@ -197,6 +199,11 @@ PRESET_TRAINING: dict[str, dict[str, float]] = {
 }
 
 
+# Settings of one invocation, never inherited by a resume: where it writes, when this call
+# stops, and whether it may replace another run.
+SESSION_SETTINGS = frozenset({"output", "max_steps", "max_minutes", "overwrite"})
+
+
 def setting(default: Any, help: str, short: str | None = None, cli: bool = True):
     """A TrainConfig field with its command-line help (and short flag)."""
     kind = {"default_factory": default} if callable(default) else {"default": default}
@@ -213,6 +220,11 @@ class TrainConfig:
     epochs: int = setting(100, "last epoch to train", short="-e")
     learning_rate: float | None = setting(None, "peak learning rate", short="-lr")
     save_every: int = setting(2, "checkpoint every N epochs")
+    keep_last: int = setting(3, "epoch checkpoints kept (older ones are deleted; best.pth and "
+                                "the final model stay); 0 keeps all")
+    grad_accum: int = setting(1, "batches per optimiser step (gradient accumulation): the "
+                                 "effective batch is batch size x this; the schedule counts "
+                                 "optimiser steps")
     preset: str = setting("default", "model size: default (the seed's, hidden 512) or demo "
                                      "(small, for CPUs)")
     model_changes: dict = setting(dict, "ModelConfig fields to override", cli=False)
@@ -252,14 +264,21 @@ class TrainConfig:
     max_nonfinite_steps: int = setting(10, "stop with a checkpoint after this many NaN/Inf "
                                            "losses or gradients in a row")
     progress: bool = setting(True, "a progress bar per epoch (--no-progress for log files)")
+    tensorboard: bool = setting(True, "TensorBoard logs in <output>/tensorboard: the metrics, "
+                                      "validation alignments and spoken samples (view them "
+                                      "with: tensorboard --logdir <output>/tensorboard)")
+    overwrite: bool = setting(False, "start a new run in an output directory that holds another "
+                                     "run, deleting that run's checkpoints and metrics")
 
     def __post_init__(self) -> None:
         if self.preset not in PRESET_TRAINING:
             raise ValueError(f"unknown preset {self.preset!r}; choose one of "
                              f"{sorted(PRESET_TRAINING)}")
-        for name in ("batch_size", "epochs", "save_every"):
+        for name in ("batch_size", "epochs", "save_every", "grad_accum"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.keep_last < 0:
+            raise ValueError(f"keep_last must be >= 0 (0 keeps all), got {self.keep_last}")
         if not 0 <= self.val_fraction < 1:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         self.adam_betas = tuple(self.adam_betas)

@@ -11,6 +11,10 @@ Layout (RUSLAN's)::
 reason; bad data never raises. Items that cannot be trained on are skipped, items that need
 care (stereo, another sample rate) are kept with a note. `TTSDataset` then yields exactly the
 usable items, with features from the `FeatureCache`.
+
+Both are cached per item (`ReportCache` beside the `FeatureCache`), so a restart decodes only
+the clips that changed; `preprocess_corpus` (``python -m kokoro_nb preprocess``) fills both
+ahead of training, in parallel.
 """
 
 from __future__ import annotations
@@ -22,18 +26,20 @@ import math
 import os
 import random
 import re
+import time
 import unicodedata
 import zlib
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
+from stat import S_ISREG
 from typing import Iterator, Sequence
 
 import numpy as np
 import soundfile as sf
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from .audio import AudioLoadError, frames_for_samples, load_audio, mel_spectrogram
 from .config import AudioConfig, config_fingerprint
@@ -307,93 +313,367 @@ def validate_corpus(
     processor: RussianPhonemeProcessor | None = None,
     read_audio_data: bool = True,
     progress: bool = False,
+    cache_dir: str | os.PathLike | None = None,
+    workers: int | None = 1,
 ) -> CorpusReport:
     """Read and check a RUSLAN-layout corpus; return the usable items and every problem.
 
     With ``read_audio_data`` every clip is decoded (to find silent and truncated files and
     to measure the trimmed duration); without it only headers are read (fast, fewer checks).
+    With a `cache_dir` (the feature cache's) each item's result is kept in
+    ``<cache_dir>/reports/`` (`ReportCache`), so the next validation checks only the items
+    whose audio file, text or front end changed; the report is the same either way.
+    With `workers` > 1 (None: one per CPU) the items to check are checked in as many
+    spawned processes; like all multiprocessing, a script that asks for that needs an
+    ``if __name__ == "__main__":`` guard.
     """
+    report, _ = _validate(corpus_dir, config, processor, read_audio_data, progress, cache_dir,
+                          workers, features=False)
+    return report
+
+
+def preprocess_corpus(
+    corpus_dir: str | os.PathLike,
+    config: AudioConfig | None = None,
+    processor: RussianPhonemeProcessor | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    workers: int | None = None,
+    progress: bool = False,
+) -> dict:
+    """Validate a corpus (through the report cache) and compute every usable item's features
+    into the feature cache, in `workers` processes (None: all CPUs; 1: this process), so
+    that training starts without decoding a clip. Each clip is decoded once for both.
+    Returns a summary: items, skipped, issue counts, features computed, already cached and
+    recomputed (an unreadable cache entry), items checked and seconds.
+    """
+    start = time.perf_counter()
+    cache_dir = default_cache_dir() if cache_dir is None else Path(cache_dir)
+    report, counts = _validate(corpus_dir, config, processor, True, progress, cache_dir,
+                               workers, features=True)
+    return {"corpus": str(report.corpus_dir), "cache_dir": str(cache_dir),
+            "metadata_lines": report.lines, "usable_items": len(report.items),
+            "skipped_items": len(report.skipped_ids), "usable": report.usable,
+            "issue_counts": dict(report.issue_counts()), **counts,
+            "seconds": round(time.perf_counter() - start, 2)}
+
+
+def _validate(corpus_dir, config, processor, read_audio_data, progress, cache_dir, workers,
+              features: bool) -> tuple[CorpusReport, dict]:
+    """`validate_corpus`, and with `features` `preprocess_corpus`'s feature pass in the same
+    tasks. Returns the report and counts: ``items_checked`` (those not in the report cache),
+    ``workers``, and with `features` the feature cache's ``features_computed``,
+    ``features_cached`` and ``features_recomputed``."""
     config = config or AudioConfig()
     processor = processor or RussianPhonemeProcessor()
     corpus_dir = Path(corpus_dir)
     report = CorpusReport(corpus_dir=corpus_dir, metadata_path=None)
     if not corpus_dir.is_dir():
         report.issues.append(CorpusIssue("no_corpus", f"corpus directory not found: {corpus_dir}"))
-        return report
+        return report, {}
     metadata = find_metadata(corpus_dir)
     if metadata is None:
         report.issues.append(CorpusIssue(
             "no_metadata",
             f"no {METADATA_NAME} (nor a single metadata*.csv) in {corpus_dir}"))
-        return report
+        return report, {}
     report.metadata_path = metadata
 
     candidates = _metadata_entries(corpus_dir, metadata, report)
-    iterator = candidates
+    checker = ItemChecker(corpus_dir, config, processor, read_audio_data,
+                          cache_dir if features else None)
+    cache = ReportCache(cache_dir, metadata, checker.fingerprint)
+    tasks, keys = [], []
+    for (item_id, text, _), (path, key) in zip(candidates, AudioFiles(corpus_dir).locate(
+            candidates, checker.fingerprint), strict=True):
+        keys.append(key)
+        tasks.append((item_id, text, path, cache.get(item_id, key), features))
+    results, used = _run_tasks(checker, tasks, workers,
+                               progress and ("preprocessing" if features else "checking corpus"))
+    for (item_id, text, lineno), task, key, (outcome, _) in zip(candidates, tasks, keys, results,
+                                                                strict=True):
+        if key is not None:
+            cache.put(item_id, key, outcome)
+        _record(report, item_id, text, lineno, task[2], outcome, config)
+    cache.save()
+    statuses = Counter(status for _, status in results if status)
+    counts = {"items_checked": sum(task[3] is None for task in tasks), "workers": used}
+    if features:
+        counts |= {f"features_{kind}": statuses[kind] for kind in ("computed", "cached",
+                                                                   "recomputed")}
+    return report, counts
+
+
+def _record(report: CorpusReport, item_id: str, text: str, lineno: int, path: Path | None,
+            outcome: tuple, config: AudioConfig) -> None:
+    """One item's check result into the report: its issues, its frames and, when it is
+    usable, the item."""
+    problems, samples = outcome
+    report.issues.extend(CorpusIssue(kind, message, id=item_id, line=lineno)
+                         for kind, message in problems)
+    if samples is None:
+        return
+    frames = frames_for_samples(samples, config)
+    report.frames[item_id] = frames
+    if not any(kind in SKIPPING for kind, _ in problems):
+        report.items.append(CorpusItem(item_id, text, path, lineno,
+                                       samples / config.sample_rate, frames))
+
+
+def _run_tasks(checker: ItemChecker, tasks: list[tuple], workers: int | None,
+               progress: str | bool) -> tuple[list[tuple], int]:
+    """`checker.run` over `tasks` in order, in this process or a pool of `workers` spawned
+    processes, with a progress bar titled `progress` (none when False); returns the results
+    and the number of processes used."""
+    pending = sum(task[3] is None or task[4] for task in tasks)  # the others are cached
+    workers = max(1, min(workers or os.cpu_count() or 1, pending))
+    bar = None
     if progress:
         from tqdm.auto import tqdm
-        iterator = tqdm(candidates, desc="checking corpus", unit="item")
-    for item_id, text, lineno in iterator:
-        item = _check_item(corpus_dir, item_id, text, lineno, config, processor,
-                           read_audio_data, report.issues, report.frames)
-        if item is not None:
-            report.items.append(item)
-    return report
-
-
-def _check_item(corpus_dir, item_id, text, lineno, config, processor, read_audio_data, issues,
-                all_frames):
-    def add(kind, message):
-        issues.append(CorpusIssue(kind, message, id=item_id, line=lineno))
-
-    text_problems = _text_issues(text)
-    for kind, message in text_problems:
-        add(kind, message)
-    if any(kind in SKIPPING for kind, _ in text_problems):
-        return None
-    if not processor.text_to_indices(text):
-        add("no_phonemes", "the text yields no phonemes")
-        return None
-    path = _audio_path(corpus_dir, item_id)
-    if path is None:
-        add("missing_audio", f"no {AUDIO_DIR}/{item_id}.wav or .flac")
-        return None
-    if path.is_dir():
-        add("unreadable_audio", f"{path} is a directory")
-        return None
-    if path.stat().st_size == 0:
-        add("empty_audio", f"{path.name} is an empty file (0 bytes)")
-        return None
+        bar = tqdm(total=len(tasks), desc=progress, unit="item")
     try:
-        info = sf.info(str(path))
-    except Exception as exc:  # soundfile raises several types for broken files
-        add("unreadable_audio", f"{path.name}: {exc}")
-        return None
-    if info.frames <= 0:
-        add("empty_audio", f"{path.name} has no samples")
-        return None
-    if info.samplerate != config.sample_rate:
-        add("resampled", f"{info.samplerate} Hz, resampled to {config.sample_rate} Hz")
-    if info.channels > 1:
-        add("stereo", f"{info.channels} channels, mixed down to mono")
-    samples = round(info.frames * config.sample_rate / info.samplerate)
-    if read_audio_data:
+        if workers == 1:
+            return [checker.run(task) for task in _advancing(tasks, bar)], 1
+        return _pool_results(checker, tasks, workers, bar), workers
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _pool_results(checker: ItemChecker, tasks: list[tuple], workers: int, bar) -> list[tuple]:
+    """`checker.run` over `tasks` in `workers` spawned processes (fork is unsafe once torch
+    has started threads). Where workers cannot start (a script read from stdin cannot be
+    imported by them), the tasks left run in this process, with a warning."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    results: list[tuple] = []
+    try:
+        with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"),
+                                 initializer=_start_worker, initargs=(checker,)) as pool:
+            # Chunks: few enough to keep the messages cheap, many enough to share the work.
+            chunk = max(16, len(tasks) // (32 * workers))
+            results.extend(_advancing(pool.map(_worker_run, tasks, chunksize=chunk), bar))
+    except BrokenProcessPool as exc:
+        log.warning("worker processes failed (%s); checking the rest in this process", exc)
+        results.extend(checker.run(task) for task in _advancing(tasks[len(results):], bar))
+    return results
+
+
+def _advancing(iterable, bar):
+    """`iterable`, advancing the progress `bar` (when there is one) for each element."""
+    for element in iterable:
+        yield element
+        if bar is not None:
+            bar.update()
+
+
+_WORKER_CHECKER: ItemChecker | None = None  # the checker of a worker process (`_start_worker`)
+
+
+def _start_worker(checker: ItemChecker) -> None:
+    global _WORKER_CHECKER
+    torch.set_num_threads(1)  # one process per core: more threads would only contend
+    _WORKER_CHECKER = checker
+
+
+def _worker_run(task: tuple) -> tuple:
+    assert _WORKER_CHECKER is not None
+    return _WORKER_CHECKER.run(task)
+
+
+class ItemChecker:
+    """Checks one metadata entry at a time: its text, its audio file, and (for
+    `preprocess_corpus`) its features. The same object runs in this process or, pickled, in
+    each worker process; results are plain data, ``(((kind, message), ...), samples)``, where
+    `samples` is the trimmed length at the configured rate, None when the clip could not be
+    measured."""
+
+    def __init__(self, corpus_dir: Path, config: AudioConfig, processor: RussianPhonemeProcessor,
+                 read_audio_data: bool, feature_cache_dir: str | os.PathLike | None) -> None:
+        self.corpus_dir = corpus_dir
+        self.config = config
+        self.processor = processor
+        self.read_audio_data = read_audio_data
+        self.features = FeatureCache(feature_cache_dir, config, processor)
+        # What decides a result besides the audio file and the text.
+        self.fingerprint = front_end_fingerprint(config, processor, "report", REPORT_FORMAT,
+                                                 read_audio_data)
+
+    def run(self, task: tuple) -> tuple[tuple, str | None]:
+        """One task ``(id, text, audio path, cached result or None, features?)``: its result
+        and, with features, whether they were "computed", "cached" or "recomputed"."""
+        item_id, text, path, outcome, features = task
+        wave = None
+        if outcome is None:
+            outcome, wave = self.check(item_id, text, path)
+        problems, samples = outcome
+        if not features or samples is None or any(kind in SKIPPING for kind, _ in problems):
+            return outcome, None
+        return outcome, self.features.ensure(CorpusItem(item_id, text, path, 0), wave)
+
+    def check(self, item_id: str, text: str, path: Path | None
+              ) -> tuple[tuple, torch.Tensor | None]:
+        """The item's result, and its decoded clip when there is one (to reuse)."""
+        problems = _text_issues(text)
+        if any(kind in SKIPPING for kind, _ in problems):
+            return (tuple(problems), None), None
+        if not self.processor.text_to_indices(text):
+            return (tuple(problems) + (("no_phonemes", "the text yields no phonemes"),), None), None
+        audio_problems, samples, wave = self._check_audio(item_id, path)
+        problems += audio_problems
+        if samples is not None:
+            frames = frames_for_samples(samples, self.config)
+            if frames > self.config.max_frames:
+                problems.append(("too_long", f"{frames} mel frames > max_frames "
+                                             f"{self.config.max_frames} "
+                                             f"({samples / self.config.sample_rate:.1f} s)"))
+        return (tuple(problems), samples), wave
+
+    def _check_audio(self, item_id: str, path: Path | None
+                     ) -> tuple[list[tuple[str, str]], int | None, torch.Tensor | None]:
+        """Problems of the audio file, its trimmed length in samples (None: not usable) and
+        the decoded clip (None without `read_audio_data`)."""
+        config = self.config
+        if path is None:
+            return [("missing_audio", f"no {AUDIO_DIR}/{item_id}.wav or .flac")], None, None
+        if path.is_dir():
+            return [("unreadable_audio", f"{path} is a directory")], None, None
+        if path.stat().st_size == 0:
+            return [("empty_audio", f"{path.name} is an empty file (0 bytes)")], None, None
+        try:
+            info = sf.info(str(path))
+        except Exception as exc:  # soundfile raises several types for broken files
+            return [("unreadable_audio", f"{path.name}: {exc}")], None, None
+        if info.frames <= 0:
+            return [("empty_audio", f"{path.name} has no samples")], None, None
+        problems = []
+        if info.samplerate != config.sample_rate:
+            problems.append(("resampled", f"{info.samplerate} Hz, resampled to "
+                                          f"{config.sample_rate} Hz"))
+        if info.channels > 1:
+            problems.append(("stereo", f"{info.channels} channels, mixed down to mono"))
+        if not self.read_audio_data:
+            return problems, round(info.frames * config.sample_rate / info.samplerate), None
         try:
             wave, audio_info = load_audio(path, config)
         except AudioLoadError as exc:
-            add("unreadable_audio", str(exc))
-            return None
+            return problems + [("unreadable_audio", str(exc))], None, None
         if audio_info.peak < SILENCE_PEAK:
-            add("silent_audio", f"peak {audio_info.peak:.2g}: the clip is silent")
-            return None
-        samples = int(wave.shape[-1])
-    frames = frames_for_samples(samples, config)
-    all_frames[item_id] = frames
-    if frames > config.max_frames:
-        add("too_long", f"{frames} mel frames > max_frames {config.max_frames} "
-                        f"({samples / config.sample_rate:.1f} s)")
+            return problems + [("silent_audio", f"peak {audio_info.peak:.2g}: the clip is "
+                                                f"silent")], None, None
+        return problems, int(wave.shape[-1]), wave
+
+
+class AudioFiles:
+    """A corpus's clips, from one listing of its audio directory: finding 22,200 clips and
+    their cache keys then takes one `stat` each instead of a dozen system calls (a lookup per
+    suffix, and one per path component to resolve it)."""
+
+    def __init__(self, corpus_dir: Path) -> None:
+        self.corpus_dir = corpus_dir
+        self.audio_dir = audio_dir = corpus_dir / AUDIO_DIR
+        try:
+            self.entries = {entry.name: entry for entry in os.scandir(audio_dir)}
+        except OSError:  # no audio directory: every clip is missing, as `_audio_path` finds
+            self.entries = {}
+        self.real_dir = os.path.realpath(audio_dir)
+
+    def locate(self, candidates: Sequence[tuple[str, str, int]], fingerprint: str
+               ) -> Iterator[tuple[Path | None, str | None]]:
+        """For each metadata entry ``(id, text, line)``: its audio file (as `_audio_path`
+        finds it) and its report cache key (None unless the file is a regular file)."""
+        for item_id, text, _ in candidates:
+            for suffix in AUDIO_SUFFIXES:
+                entry = self.entries.get(f"{item_id}{suffix}")
+                try:
+                    info = entry.stat() if entry is not None else None  # follows links
+                except OSError:  # a dangling link: not there, as Path.exists() says
+                    info = None
+                if info is not None:
+                    break
+            else:  # not listed under this exact name (a case-insensitive file system?)
+                yield _audio_path(self.corpus_dir, item_id), None
+                continue
+            path = self.audio_dir / entry.name
+            resolved = (str(path.resolve()) if entry.is_symlink()
+                        else os.path.join(self.real_dir, entry.name))
+            yield path, item_key(resolved, info, text, fingerprint) if S_ISREG(info.st_mode) \
+                else None
+
+
+REPORT_FORMAT = 1
+
+
+class ReportCache:
+    """Each item's validation result, kept between runs: one JSON file per corpus metadata
+    file and front end in ``<cache_dir>/reports/``, ``{"format", "metadata", "items": {id:
+    [key, problems, samples]}}``, written atomically. An entry counts only when its key (the
+    audio file's resolved path, size and mtime, the text, the audio config and the front end:
+    `item_key`) is the item's now and its contents are well formed; a corrupt or foreign file
+    is ignored. Without a `cache_dir` nothing is kept."""
+
+    FORMAT = "kokoro_nb.corpus_report"
+
+    def __init__(self, cache_dir: str | os.PathLike | None, metadata: Path,
+                 fingerprint: str) -> None:
+        self.path = None
+        if cache_dir is not None:
+            name = hashlib.sha1(json.dumps([str(metadata.resolve()), fingerprint],
+                                           ensure_ascii=False).encode("utf-8")).hexdigest()
+            self.path = Path(cache_dir) / "reports" / f"{name[:24]}.json"
+        self.metadata = metadata
+        self.stored = self._read()
+        self.current: dict[str, list] = {}
+        self.hits = 0
+
+    def _read(self) -> dict:
+        if self.path is None or not self.path.is_file():
+            return {}
+        try:
+            data = json.loads(self.path.read_bytes())
+            if data.get("format") == self.FORMAT and isinstance(data.get("items"), dict):
+                return data["items"]
+        except (ValueError, AttributeError) as exc:  # not JSON, or JSON of another shape
+            log.warning("corpus report cache %s unreadable (%s); checking again", self.path, exc)
+            return {}
+        log.warning("corpus report cache %s is not one; checking again", self.path)
+        return {}
+
+    def get(self, item_id: str, key: str | None) -> tuple | None:
+        """The stored result of `item_id` when it was stored under `key`, else None."""
+        entry = self.stored.get(item_id) if key is not None else None
+        outcome = _stored_outcome(entry, key)
+        self.hits += outcome is not None
+        return outcome
+
+    def put(self, item_id: str, key: str, outcome: tuple) -> None:
+        self.current[item_id] = [key, [list(p) for p in outcome[0]], outcome[1]]
+
+    def save(self) -> None:
+        """Write the results of this validation's items, unless nothing changed."""
+        if self.path is None or (self.hits == len(self.current) == len(self.stored)):
+            return
+        data = {"format": self.FORMAT, "metadata": str(self.metadata), "items": self.current}
+        atomic_write_bytes(self.path, json.dumps(data, ensure_ascii=False,
+                                                 separators=(",", ":")).encode("utf-8"))
+
+
+def _stored_outcome(entry, key: str | None) -> tuple | None:
+    """A cache entry ``[key, problems, samples]`` as a result, if it is one for `key`."""
+    if not (isinstance(entry, list) and len(entry) == 3 and entry[0] == key):
         return None
-    return CorpusItem(item_id, text, path, lineno, samples / config.sample_rate, frames)
+    problems, samples = entry[1], entry[2]
+    if not (isinstance(problems, list) and all(
+            isinstance(p, list) and len(p) == 2 and p[0] in SKIPPING | NOTES
+            and isinstance(p[1], str) for p in problems)):
+        return None
+    if samples is None:  # an item not measured was skipped for a reason
+        return (tuple(map(tuple, problems)), None) if any(p[0] in SKIPPING for p in problems) \
+            else None
+    if type(samples) is not int or samples < 0:
+        return None
+    return tuple(map(tuple, problems)), samples
 
 
 # --------------------------------------------------------------------------- statistics
@@ -461,6 +741,24 @@ def encode_text(processor: RussianPhonemeProcessor, text: str) -> tuple[list[int
 CACHE_FORMAT = 2
 
 
+def front_end_fingerprint(config: AudioConfig, processor: RussianPhonemeProcessor,
+                          *extra) -> str:
+    """What decides an item's features (and its check) besides its audio file and text: the
+    `AudioConfig`, the processor's rules, vocabulary, lexicon use and user stress, the
+    front end's `G2P_VERSION` (bumped whenever its output changes), and `extra`."""
+    state = processor.to_dict()
+    return config_fingerprint(config, state["rules"], state["phonemes"], state["use_lexicon"],
+                              state["stress_dict"], G2P_VERSION, *extra)
+
+
+def item_key(resolved_path: str, info: os.stat_result, text: str, fingerprint: str) -> str:
+    """A cache key (hex) of an item: its audio file's resolved path, size and modification
+    time (`info`, its `stat`), its text and a `fingerprint`."""
+    raw = json.dumps([resolved_path, info.st_size, info.st_mtime_ns, text, fingerprint],
+                     ensure_ascii=False)
+    return hashlib.sha1(raw.encode("utf-8")).hexdigest()
+
+
 def default_cache_dir() -> Path:
     """``$KOKORO_NB_CACHE`` or ``$XDG_CACHE_HOME/kokoro_nb`` (``~/.cache/kokoro_nb``)."""
     if os.environ.get("KOKORO_NB_CACHE"):
@@ -473,9 +771,10 @@ class FeatureCache:
     """Mel spectrograms and phoneme ids, computed once per (audio file, text, audio config,
     phoneme rules) and reused.
 
-    The key hashes the file's path, size and modification time, the text, the `AudioConfig`
-    and the processor's rules, vocabulary and `G2P_VERSION` (bumped whenever the front end's
-    output changes), so any change computes fresh features. Each entry is one small binary
+    The key (`item_key`) hashes the file's resolved path, size and modification time, the
+    text, the `AudioConfig` and the front end (`front_end_fingerprint`: rules, vocabulary,
+    lexicon use, user stress and `G2P_VERSION`, bumped whenever the front end's output
+    changes), so any change computes fresh features. Each entry is one small binary
     file (a JSON header, raw arrays and a CRC32 of everything), written atomically; no pickle
     is involved, and an entry that is truncated, corrupt or written for another key is
     recomputed, never trusted. Mels are stored as float16 (half
@@ -489,23 +788,23 @@ class FeatureCache:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.config = config
         self.processor = processor
-        self._fingerprint = config_fingerprint(
-            config, processor.to_dict()["rules"], processor.get_phoneme_list(),
-            processor.user_stress, G2P_VERSION, CACHE_FORMAT)
+        self._fingerprint = front_end_fingerprint(config, processor, CACHE_FORMAT)
         self.hits = self.misses = self.recomputed = 0
 
     def key(self, item: CorpusItem) -> str:
-        stat = item.audio_path.stat()
-        raw = json.dumps([str(item.audio_path.resolve()), stat.st_size, stat.st_mtime_ns,
-                          item.text, self._fingerprint], ensure_ascii=False)
-        return hashlib.sha1(raw.encode("utf-8")).hexdigest()
+        path = item.audio_path
+        return item_key(str(path.resolve()), path.stat(), item.text, self._fingerprint)
 
     def _path(self, key: str) -> Path:
         assert self.cache_dir is not None
         return self.cache_dir / key[:2] / f"{key}.feat"
 
-    def compute(self, item: CorpusItem) -> dict[str, torch.Tensor]:
-        wave, _ = load_audio(item.audio_path, self.config)
+    def compute(self, item: CorpusItem, wave: torch.Tensor | None = None
+                ) -> dict[str, torch.Tensor]:
+        """The item's features, from its clip as `load_audio` returns it (`wave`, when the
+        caller has decoded it already)."""
+        if wave is None:
+            wave, _ = load_audio(item.audio_path, self.config)
         mel = mel_spectrogram(wave, self.config).transpose(0, 1).contiguous()  # (frames, n_mels)
         ids, stress = encode_text(self.processor, item.text)
         return {"mel": mel, "ids": torch.tensor(ids, dtype=torch.long),
@@ -516,18 +815,40 @@ class FeatureCache:
             self.misses += 1
             return self.compute(item)
         key = self.key(item)
+        features = self._load(key)
+        return features if features is not None else self._store(item, key)
+
+    def ensure(self, item: CorpusItem, wave: torch.Tensor | None = None) -> str:
+        """Make sure the item's features are cached: "cached" (a readable entry was there),
+        "computed", or "recomputed" (an unreadable entry was replaced)."""
+        if self.cache_dir is None:
+            raise ValueError("FeatureCache.ensure needs a cache directory")
+        key = self.key(item)
+        if self._load(key) is not None:
+            return "cached"
+        recomputed = self.recomputed
+        self._store(item, key, wave)
+        return "recomputed" if self.recomputed > recomputed else "computed"
+
+    def _load(self, key: str) -> dict[str, torch.Tensor] | None:
+        """The entry for `key`, None when there is none or it is unreadable."""
         path = self._path(key)
-        if path.exists():
-            try:
-                features = self._decode(path.read_bytes(), key)
-                self.hits += 1
-                return features
-            except Exception as exc:  # corrupt, truncated or foreign file: recompute
-                log.warning("feature cache entry %s unreadable (%s); recomputing", path, exc)
-                self.recomputed += 1
+        if not path.exists():
+            return None
+        try:
+            features = self._decode(path.read_bytes(), key)
+        except Exception as exc:  # corrupt, truncated or foreign file: recompute
+            log.warning("feature cache entry %s unreadable (%s); recomputing", path, exc)
+            self.recomputed += 1
+            return None
+        self.hits += 1
+        return features
+
+    def _store(self, item: CorpusItem, key: str, wave: torch.Tensor | None = None
+               ) -> dict[str, torch.Tensor]:
         self.misses += 1
-        features = self.compute(item)
-        atomic_write_bytes(path, self._encode(features, key))
+        features = self.compute(item, wave)
+        atomic_write_bytes(self._path(key), self._encode(features, key))
         # Return what the cache will return next time (float16-rounded mels), so a fresh
         # epoch and a cached one feed the model exactly the same numbers.
         features["mel"] = features["mel"].half().float()
@@ -629,6 +950,19 @@ def collate_batch(examples: list[dict], pad_id: int = 0, mel_pad_value: float | 
         "mels": mels, "mel_lengths": mel_lengths, "mel_mask": mel_mask,
         "stop_targets": stop_targets, "item_ids": [e["id"] for e in examples],
     }
+
+
+def batch_loader(dataset: Dataset, batches: list[list[int]], collate, num_workers: int = 0,
+                 seed: int = 0, pin_memory: bool = False) -> DataLoader:
+    """A DataLoader over exactly these `batches` (lists of dataset indices), in this order.
+
+    It draws on a private generator: creating a DataLoader iterator otherwise takes a seed
+    from the global RNG, and a resumed run (which creates one more iterator) would then see
+    other dropout masks than an uninterrupted one.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(dataset, batch_sampler=batches, collate_fn=collate,
+                      num_workers=num_workers, generator=generator, pin_memory=pin_memory)
 
 
 def batch_to_device(batch: dict, device: torch.device | str, non_blocking: bool = False) -> dict:

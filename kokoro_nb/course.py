@@ -4,11 +4,14 @@
 skip it) and reports what it found, so a notebook states its settings in one line. The rest
 serves notebooks 05 and 06: the demo training recipe (`demo_train_config`, also what
 `make demo` trains), finding or training a run to look at (`find_or_train_run`,
-`load_run`), and the location-aware vs content-only comparison (`compare_attention_kinds`).
+`load_run`), its spoken samples across checkpoints side by side (`TrainedRun.samples`,
+`samples_table`), and the location-aware vs content-only comparison
+(`compare_attention_kinds`).
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import tempfile
@@ -74,6 +77,19 @@ def setup_notebook() -> CourseSetup:
     return setup
 
 
+@dataclass(frozen=True)
+class EpochSample:
+    """What training left at one epoch's checkpoint for a listener: the first validation
+    sentence spoken free-running (`sample_epoch_N.wav`), that validation's alignment
+    (`alignment_epoch_N.png`, None if missing) and its record in metrics.jsonl (``{}`` if
+    missing): ``sample_stopped``, ``sample_duration_s``, ``focus_rate``, ..."""
+
+    epoch: int
+    wav: Path
+    alignment: Path | None
+    validation: dict
+
+
 @dataclass
 class TrainedRun:
     """What a training run left in its output directory (for notebook 06)."""
@@ -87,6 +103,29 @@ class TrainedRun:
         from .runlog import read_metrics
 
         return read_metrics(self.output)
+
+    def samples(self, limit: int | None = None) -> list[EpochSample]:
+        """The spoken validation sentence of each epoch that has one, oldest first, with its
+        alignment and validation record; with `limit`, at most that many (`evenly_spaced`).
+        Retention deletes old checkpoints but keeps these files, so every checkpoint the run
+        wrote is here."""
+        from .checkpoints import alignment_png_name, sample_wav_name
+        from .evaluation import evenly_spaced
+
+        epochs = []
+        for path in self.output.glob(sample_wav_name("*")):
+            number = path.stem.rpartition("_")[2]  # sample_epoch_12 -> "12"
+            if number.isdigit() and path.name == sample_wav_name(int(number)):
+                epochs.append(int(number))
+        epochs = evenly_spaced(sorted(epochs), limit)
+        validations = {r["epoch"]: r for r in self.metrics() if r["type"] == "val"} if epochs else {}
+        samples = []
+        for epoch in epochs:
+            png = self.output / alignment_png_name(epoch)
+            samples.append(EpochSample(epoch, self.output / sample_wav_name(epoch),
+                                       png if png.is_file() else None,
+                                       validations.get(epoch, {})))
+        return samples
 
     def __str__(self) -> str:
         return (f"run in {self.output}: {len(self.checkpoints)} checkpoints, final model "
@@ -103,7 +142,7 @@ def load_run(output: str | os.PathLike) -> TrainedRun:
     final model and its first validation item."""
     from .checkpoints import FINAL_NAME, list_checkpoints, load_checkpoint_file
     from .config import AudioConfig, config_from_dict
-    from .corpus import resolve_corpus_dir, split_items, validate_corpus
+    from .corpus import default_cache_dir, resolve_corpus_dir, split_items, validate_corpus
     from .text import RussianPhonemeProcessor
 
     output = Path(output)
@@ -115,9 +154,44 @@ def load_run(output: str | os.PathLike) -> TrainedRun:
     train = state["train_config"]
     audio = config_from_dict(AudioConfig, state["audio_config"])
     processor = RussianPhonemeProcessor.from_dict(state["processor"])
-    report = validate_corpus(resolve_corpus_dir(train.get("corpus")), audio, processor)
+    report = validate_corpus(resolve_corpus_dir(train.get("corpus")), audio, processor,
+                             cache_dir=train.get("cache_dir") or default_cache_dir())
     _, val = split_items(report.items, train["val_fraction"], train["min_val_items"], train["seed"])
     return TrainedRun(output, checkpoints, final, val[0] if val else report.items[0])
+
+
+def samples_table(samples: list[EpochSample], recording_s: float | None = None):
+    """Samples side by side, one column per epoch: its alignment picture, a player and what
+    the validation record says (whether the model stopped by itself, how long it spoke,
+    next to the recording's `recording_s`). An `IPython.display.HTML` to display."""
+    from IPython.display import HTML
+
+    if not samples:
+        return HTML("<p>No spoken samples in this run: it was trained before training wrote "
+                    "sample_epoch_N.wav beside its checkpoints. Train it on, or a new run.</p>")
+    caption = (f"<caption>the recording is {recording_s:.2f} s long</caption>"
+               if recording_s is not None else "")
+    columns = "".join(_sample_column(sample) for sample in samples)
+    return HTML(f'<table style="table-layout:fixed;width:100%">{caption}<tr>{columns}</tr></table>')
+
+
+def _sample_column(sample: EpochSample) -> str:
+    """One epoch of `samples_table`: picture and sound inline (data URIs), notes below."""
+    def data_uri(path: Path, kind: str) -> str:
+        return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+    record = sample.validation
+    notes = [f"<b>epoch {sample.epoch}</b>" + (f", step {record['step']}" if record else "")]
+    if "sample_duration_s" in record:
+        stop = "stopped by itself" if record["sample_stopped"] else "hit the step limit"
+        notes.append(f"{record['sample_duration_s']:.2f} s, {stop}")
+    if "focus_rate" in record:
+        notes.append(f"focus {record['focus_rate']:.2f}, diag {record['diagonality']:.2f}")
+    picture = (f'<img src="{data_uri(sample.alignment, "image/png")}" style="width:100%">'
+               if sample.alignment else "")
+    sound = f'<audio controls style="width:100%" src="{data_uri(sample.wav, "audio/wav")}"></audio>'
+    return (f'<td style="vertical-align:top;text-align:center">{picture}{sound}'
+            f'<br>{"<br>".join(notes)}</td>')
 
 
 def demo_train_config(output: str | os.PathLike, **changes):

@@ -26,7 +26,7 @@ def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path, limit: int |
                         cache_dir: str | None = None) -> dict:
     """Scores of a checkpoint on (the first `limit` usable items of) a corpus."""
     model, processor, audio_config, _ = load_model(checkpoint, device)
-    report = validate_corpus(corpus, audio_config, processor)
+    report = validate_corpus(corpus, audio_config, processor, cache_dir=cache_dir)
     items = report.items[:limit] if limit else report.items
     if not items:
         raise ValueError(f"corpus {corpus} has no usable items:\n{report.summary()}")
@@ -121,14 +121,25 @@ def teacher_forced_alignment(model, processor, audio_config, item, cache_dir=Non
 def checkpoint_alignments(checkpoints: list, item, limit: int = 4, cache_dir=None) -> list[dict]:
     """Teacher-forced alignments of one corpus item under several checkpoints (the first,
     the last and evenly spaced ones between, at most `limit`), oldest first."""
-    checkpoints = list(checkpoints)
-    if len(checkpoints) > limit:
-        picks = [round(i * (len(checkpoints) - 1) / (limit - 1)) for i in range(limit)]
-        checkpoints = [checkpoints[i] for i in sorted(set(picks))]
     rows = []
-    for path in checkpoints:
+    for path in evenly_spaced(list(checkpoints), limit):
         model, processor, audio_config, state = load_model(path)
         result = teacher_forced_alignment(model, processor, audio_config, item, cache_dir)
         rows.append({"name": f"epoch {state['epoch']}, step {state['global_step']}",
                      "path": str(path), **result})
     return rows
+
+
+def evenly_spaced(items: list, limit: int | None) -> list:
+    """At most `limit` of `items`: the first, the last and evenly spaced ones between (only
+    the last when `limit` is 1); all of them when `limit` is None.
+
+    >>> evenly_spaced(list(range(1, 11)), 4)
+    [1, 4, 7, 10]
+    """
+    if limit is None or len(items) <= limit:
+        return list(items)
+    if limit <= 1:
+        return list(items[-1:]) if limit == 1 else []
+    picks = sorted({round(i * (len(items) - 1) / (limit - 1)) for i in range(limit)})
+    return [items[i] for i in picks]

@@ -345,22 +345,35 @@ def plot_attention(attention, title: str | None = None, ax=None, vmax: float | N
     return ax.figure
 
 
-def save_attention_png(attention, path, title: str = "") -> Path:
-    """`plot_attention` of one matrix as a PNG file (written atomically), without pyplot:
-    the figure is a bare `Figure` on the Agg canvas, so headless training can call this
-    and no global figure state is left behind."""
+def attention_figure(attention, title: str = ""):
+    """`plot_attention` of one matrix with its colour bar on a bare `Figure` with the Agg
+    canvas, without pyplot: headless training can draw it, and no global figure state is
+    left behind (nothing to close)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from .checkpoints import save_figure
-
-    fig = Figure(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     plot_attention(attention, title=title, ax=ax)
     fig.colorbar(ax.images[0], ax=ax, label="attention weight", pad=0.01)
     fig.tight_layout()
-    return save_figure(fig, path)
+    return fig
+
+
+def save_attention_png(attention, path, title: str = "") -> Path:
+    """`attention_figure` as a PNG file, written atomically."""
+    from .checkpoints import save_figure
+
+    return save_figure(attention_figure(attention, title), path)
+
+
+def attention_image(attention, title: str = "") -> np.ndarray:
+    """`attention_figure` as pixels, (height, width, 3) uint8 RGB, for image loggers such as
+    TensorBoard."""
+    fig = attention_figure(attention, title)
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
 
 
 def plot_attention_grid(matrices, titles, columns: int = 2, vmax: float | None = 1.0,

@@ -17,7 +17,6 @@ from .checkpoints import checkpoint_parts, load_checkpoint_file, load_weights
 from .config import AudioConfig
 from .corpus import encode_text
 from .model import KokoroTTS
-from .plots import save_attention_png
 from .text import RussianPhonemeProcessor
 
 
@@ -127,6 +126,17 @@ class Synthesizer:
             raise ValueError("the result was not vocoded (synthesize(vocode=True))")
         path = write_audio(wav_path, result.wave, result.sample_rate)
         if alignment_path is not None:
+            from .plots import save_attention_png  # matplotlib: imported when first needed
+
             save_attention_png(result.alignment, alignment_path,
                                f"{result.text[:50]} ({'stopped' if result.stopped else 'no stop'})")
         return path
+
+
+def speak_item(model: KokoroTTS, processor: RussianPhonemeProcessor, audio_config: AudioConfig,
+               item) -> SynthesisResult:
+    """A corpus item's text spoken free-running (as in real use), with a step limit of twice
+    its recording's length: what training listens to after each validation."""
+    steps = 2 * -(-item.frames // model.config.reduction) + 10
+    return Synthesizer.from_parts(model, processor, audio_config).synthesize(item.text,
+                                                                             max_steps=steps)

@@ -8,16 +8,20 @@ Read it top to bottom: `__init__` builds the run (`training_setup.py` holds the 
 loop over epochs and batches, `_end_epoch` validates and saves. The files it writes and their
 names are `checkpoints.py`'s; metrics.jsonl and the progress bar are `runlog.py`'s.
 
-`resume="auto"` continues from the newest checkpoint in the output directory; a resume may
-change batch size, epochs and learning rate, and logs what changed. The step count, LR
-schedule, RNG states and data order continue where they stopped, so a resumed run takes
-the same steps as an uninterrupted one. SIGINT (Ctrl-C, a notebook's stop button) and SIGTERM
-stop after the current step with a mid-epoch checkpoint.
+`resume="auto"` continues from the newest checkpoint in the output directory, with that
+run's settings; only settings given explicitly change (see `Trainer`), and the log says
+which. The step count, LR schedule, RNG states and data order continue where they stopped, so
+a resumed run takes the same steps as an uninterrupted one. SIGINT (Ctrl-C, a notebook's stop
+button), SIGTERM and `max_steps` stop after the current step with a mid-epoch checkpoint;
+`max_minutes` at the end of an epoch, with its checkpoint. After each validation the first
+validation sentence is spoken free-running (the log line says whether it stopped), the best
+model so far is kept as best.pth, and retention deletes old checkpoints (`--keep-last`).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import random
 import signal
 import threading
@@ -30,22 +34,32 @@ from typing import Callable
 import torch
 from torch.utils.data import DataLoader
 
-from .audio import mel_statistics
+from .audio import write_audio
 from .checkpoints import (
+    BEST_NAME,
     FINAL_NAME,
     METRICS_NAME,
+    TENSORBOARD_DIR,
     alignment_png_name,
     atomic_torch_save,
     epoch_checkpoint_name,
     find_latest_checkpoint,
     interrupted_checkpoint_name,
     load_weights,
+    prune_checkpoints,
     restore_rng_state,
-    rng_state,
+    resume_state,
+    sample_wav_name,
     training_checkpoint,
 )
 from .config import TrainConfig
-from .corpus import LengthBucketSampler, TTSDataset, batch_to_device, collate_batch
+from .corpus import (
+    LengthBucketSampler,
+    TTSDataset,
+    batch_loader,
+    batch_to_device,
+    collate_batch,
+)
 from .device import (
     autocast,
     choose_device,
@@ -57,17 +71,24 @@ from .device import (
 from .evaluation import teacher_forced_scores
 from .losses import entropy_weight_at, tts_losses
 from .model import KokoroTTS
-from .plots import save_attention_png
-from .runlog import Callbacks, MetricsFile, ProgressBar, RecordCallback, TrainingCallback
+from .runlog import (
+    Callbacks,
+    MetricsFile,
+    ProgressBar,
+    RecordCallback,
+    TensorBoardLogger,
+    TrainingCallback,
+)
+from .synthesis import SynthesisResult, speak_item
 from .training_setup import (
-    apply_resume_changes,
     build_optimizer,
     corpus_datasets,
     front_end,
-    load_resume_checkpoint,
-    prepare_output_dir,
+    restore_learning_rate,
     restore_optimization,
     resume_position,
+    run_settings,
+    set_mel_statistics,
 )
 
 log = logging.getLogger(__name__)
@@ -77,21 +98,31 @@ class Trainer:
     """Builds everything from a `TrainConfig` and trains; `train()` returns the final path.
 
     With `resume` ('auto' or a checkpoint path) the run continues that checkpoint's model,
-    phoneme inventory, optimiser, schedule and random state.
+    phoneme inventory, optimiser, schedule, random state and settings: batch size, epochs,
+    learning rate, preset, everything but `config.SESSION_SETTINGS` (output, max_steps,
+    max_minutes, overwrite). Only `explicit` fields of `config` override the checkpoint's
+    (each logged as ``name: old -> new``); by default those that differ from TrainConfig's
+    defaults, e.g. ``Trainer(TrainConfig(epochs=200), resume="auto")`` trains on to epoch
+    200. Pass ``explicit={"batch_size"}`` to set a field back to its default value.
     """
 
-    def __init__(self, config: TrainConfig, resume: str | None = None) -> None:
-        self.config = config
-        self.output = prepare_output_dir(config.output)
+    def __init__(self, config: TrainConfig, resume: str | None = None,
+                 explicit: set[str] | None = None) -> None:
+        self.config, self.output, checkpoint, self.resume_path, changes = run_settings(
+            config, resume, explicit)
+        config = self.config
         if config.threads:
             torch.set_num_threads(config.threads)
         self.device = choose_device(config.device)
         self.precision = choose_precision(self.device, config.amp)
-        checkpoint, self.resume_path = load_resume_checkpoint(self.output, resume)
         self.model_config, self.audio_config, self.processor = front_end(
             config, self.output, checkpoint, self.resume_path)
         self.corpus_dir, self.train_set, self.val_set = corpus_datasets(
             config, self.audio_config, self.processor)
+        # How this run pads examples into a batch (a picklable partial, for loader workers).
+        self.collate = partial(collate_batch, pad_id=self.processor.pad_id,
+                               frames_multiple=self.model_config.reduction,
+                               log_floor=self.audio_config.log_floor)
         torch.manual_seed(config.seed)
         random.seed(config.seed)
         self.model = KokoroTTS(self.model_config).to(self.device)
@@ -101,44 +132,33 @@ class Trainer:
         self.epoch = 0              # completed epochs
         self.global_step = 0        # optimiser steps taken (skipped ones included)
         self.batches_done = 0       # batches of the epoch in progress already trained
-        self.last_loss = float("nan")
+        self.last_loss = self.best_val_loss = float("nan")
+        self.epoch_losses: list[float] = []  # finite step losses of the epoch in progress
         self.nonfinite_in_row = 0
         self.stop_reason: str | None = None
         self.last_val_attention: torch.Tensor | None = None
         if checkpoint is not None:
-            self._restore(checkpoint)
+            self._restore(checkpoint, changes)
         else:  # a new run: mel statistics from the training set, a fresh metrics file
-            stats = mel_statistics(self.train_set[i]["mel"].T for i in range(len(self.train_set)))
-            self.model.set_mel_statistics(stats["mean"], stats["std"])
+            set_mel_statistics(self.model, self.train_set)
             self.metrics.remove()
 
-    def _restore(self, checkpoint: dict) -> None:
+    def _restore(self, checkpoint: dict, changes: list[str]) -> None:
         load_weights(self.model, checkpoint["model"], self.resume_path)
         restore_optimization(checkpoint, self.optimizer, self.scheduler, self.scaler)
-        self.epoch, self.global_step, self.batches_done, self.last_loss = resume_position(
-            checkpoint, self.config)
-        changes = apply_resume_changes(checkpoint.get("train_config", {}), self.config,
-                                       self.optimizer, self.scheduler, self.global_step)
+        (self.epoch, self.global_step, self.batches_done, self.last_loss, self.epoch_losses,
+         self.best_val_loss) = resume_position(checkpoint, self.config)
+        restore_learning_rate(checkpoint, self.config, self.optimizer, self.scheduler,
+                              self.global_step)
         if changes:
             log.info("Resume changes: %s", "; ".join(changes))
         restore_rng_state(checkpoint.get("rng", {}), self.device)
         self.metrics.truncate_after(self.global_step)
 
     # ----------------------------------------------------------------- one step
-    def collate_fn(self) -> Callable[[list[dict]], dict]:
-        """How this run pads examples into a batch (a picklable partial, for loader workers)."""
-        return partial(collate_batch, pad_id=self.processor.pad_id,
-                       frames_multiple=self.model_config.reduction,
-                       log_floor=self.audio_config.log_floor)
-
     def loader(self, dataset: TTSDataset, batches: list[list[int]]) -> DataLoader:
-        # A private generator: creating a DataLoader iterator otherwise draws a seed from the
-        # global RNG, and a resumed run (which creates one more iterator) would then see
-        # different dropout masks than an uninterrupted one.
-        generator = torch.Generator().manual_seed(self.config.seed)
-        return DataLoader(dataset, batch_sampler=batches, collate_fn=self.collate_fn(),
-                          num_workers=self.config.num_workers, generator=generator,
-                          pin_memory=self.device.type == "cuda")
+        return batch_loader(dataset, batches, self.collate, self.config.num_workers,
+                            self.config.seed, pin_memory=self.device.type == "cuda")
 
     def forward_losses(self, batch: dict) -> tuple[dict, dict]:
         """Teacher-forced outputs and losses of a batch already on the device."""
@@ -149,29 +169,29 @@ class Trainer:
                             entropy_weight_at(self.config, self.global_step))
         return outputs, losses
 
-    def train_step(self, batch: dict) -> dict:
-        """One optimiser step on `batch`; returns its losses, gradient norm and, when the loss
-        or a gradient was NaN/Inf and the weights were left as they were, ``skipped``."""
+    def train_step(self, *batches: dict) -> dict:
+        """One optimiser step on a batch, or on several (gradient accumulation: each batch's
+        loss / len(batches) adds its gradients). Returns the losses (mean over the batches),
+        the gradient norm and, when a loss or gradient was NaN/Inf and the weights were left
+        as they were, ``skipped``."""
         self.model.train()
-        batch = batch_to_device(batch, self.device, non_blocking=True)
-        _, losses = self.forward_losses(batch)
         self.optimizer.zero_grad(set_to_none=True)
-        grad_norm = torch.tensor(float("nan"))
-        skipped = not bool(torch.isfinite(losses["total"]))
-        if not skipped:
-            grad_norm, skipped = backward_and_update(losses["total"], self.model, self.optimizer,
-                                                     self.scaler, self.config.grad_clip)
+        on_device = [batch_to_device(b, self.device, non_blocking=True) for b in batches]
+        totals, finite = accumulate_gradients(on_device, self.forward_losses, self.scaler)
+        grad_norm, skipped = torch.tensor(float("nan")), not finite
+        if finite:
+            grad_norm, skipped = clip_and_update(self.model, self.optimizer, self.scaler,
+                                                 self.config.grad_clip)
         if skipped:
             self.optimizer.zero_grad(set_to_none=True)
             self.nonfinite_in_row += 1
             log.warning("Non-finite loss or gradient at step %d (batch %s): step skipped",
-                        self.global_step + 1, ", ".join(batch["item_ids"]))
+                        self.global_step + 1, ", ".join(i for b in batches for i in b["item_ids"]))
         else:
             self.nonfinite_in_row = 0
         advance_schedule(self.scheduler)
         self.global_step += 1
-        record = {k: float(v.detach()) for k, v in losses.items()} | {"grad_norm": float(grad_norm)}
-        return record | ({"skipped": True} if skipped else {})
+        return totals | {"grad_norm": float(grad_norm)} | ({"skipped": True} if skipped else {})
 
     @torch.no_grad()
     def validate(self) -> dict:
@@ -191,11 +211,10 @@ class Trainer:
               callbacks: list[TrainingCallback] = ()) -> Path:
         """Train to `epochs` (or `max_steps` / `max_minutes`); write checkpoints and the final
         model; return the final model's path (after a signal: the mid-epoch checkpoint's).
-        `on_step` gets every metrics record as it is written: each step's ("type": "train")
-        and each validation's ("type": "val"); `callbacks` get those and the epoch bounds."""
+        `on_step` gets every metrics record as written ("train" per step, "val" per
+        validation); `callbacks` (`runlog.TrainingCallback`) get more."""
         config = self.config
-        hooks = Callbacks([*([ProgressBar()] if config.progress else []), *callbacks,
-                           *([RecordCallback(on_step)] if on_step else [])])
+        hooks = run_callbacks(config, self.output, on_step, callbacks)
         log.info("Starting training on device: %s", self.device.type)
         log.info("Device: %s; precision: %s", describe_device(self.device), self.precision.name)
         log.info("Training from epoch %d to %d", self.epoch + 1, config.epochs)
@@ -215,129 +234,197 @@ class Trainer:
             log.info("Stopping early: %s", self.stop_reason)
         if stop.signum is not None:  # not finished: the interrupted checkpoint is the result
             return find_latest_checkpoint(self.output)
-        return self.save_final()
+        return self.save(FINAL_NAME, with_optimizer=False)
 
     def _train_epoch(self, epoch: int, batches: list[list[int]], stop: StopSignals,
                      hooks: TrainingCallback) -> float:
-        """Train the epoch's batches (after a mid-epoch resume, those not yet trained); return
-        the mean loss of its finite steps. Sets `stop_reason` when it stops early."""
+        """Train the epoch's batches (after a mid-epoch resume, those not yet trained), one
+        optimiser step per `grad_accum` batches; return the mean loss of its finite steps.
+        Sets `stop_reason` when it stops early."""
         skip = self.batches_done
         if skip:
             log.info("Epoch %d: skipping the %d batches trained before the stop", epoch, skip)
+        else:
+            self.epoch_losses = []
         hooks.epoch_started(epoch, self.config.epochs, len(batches), skip)
-        losses = []
-        for index, batch in enumerate(self.loader(self.train_set, batches[skip:]), start=skip):
+        loader = self.loader(self.train_set, batches[skip:])
+        for group in groups_of(loader, self.config.grad_accum):
             step_start = time.time()
             lr = self.optimizer.param_groups[0]["lr"]  # the rate this step uses
-            result = self.train_step(batch)
-            self.batches_done = index + 1
+            result = self.train_step(*group)
+            self.batches_done += len(group)
             if not result.get("skipped"):
-                losses.append(result["total"])
+                self.epoch_losses.append(result["total"])
             record = {"type": "train", "step": self.global_step, "epoch": epoch,
-                      "loss": result.pop("total"), **result, "lr": lr,
+                      "loss": result.pop("total"), **result, "lr": lr, "batches": len(group),
                       "seconds": round(time.time() - step_start, 4)}
             self.metrics.write(record)
             hooks.record(record)
             if self.device.type == "mps" and self.config.mps_empty_cache_every and \
-                    self.batches_done % self.config.mps_empty_cache_every == 0:
+                    self.global_step % self.config.mps_empty_cache_every == 0:
                 empty_cache(self.device)
-            self.stop_reason = self._stop_after_step(stop, batch)
+            self.stop_reason = self._stop_after_step(stop, group[-1])
             if self.stop_reason:
                 break
         hooks.epoch_ended(epoch)
-        return sum(losses) / max(len(losses), 1)
+        return sum(self.epoch_losses) / max(len(self.epoch_losses), 1)
 
     def _stop_after_step(self, stop: StopSignals, batch: dict) -> str | None:
-        """Why training stops after this step (None: it goes on). Too many non-finite steps
-        in a row raise, after a mid-epoch checkpoint to resume from."""
-        if self.nonfinite_in_row >= self.config.max_nonfinite_steps:
-            path = self.save_interrupted()
-            raise RuntimeError(
-                f"{self.nonfinite_in_row} non-finite losses or gradients in a row (last batch: "
-                f"{', '.join(map(str, batch['item_ids']))}); lower the learning rate or check "
-                f"those items, then resume from {path}")
+        """Why training stops after this step (None: it goes on), with a mid-epoch checkpoint
+        to resume from. Too many non-finite steps in a row raise."""
         if stop.signum is not None:
-            self.save_interrupted()
-            return f"{signal.Signals(stop.signum).name} received"
-        if self.config.max_steps is not None and self.global_step >= self.config.max_steps:
-            return f"max_steps {self.config.max_steps} reached"
-        return None
+            reason = f"{signal.Signals(stop.signum).name} received"
+        elif self.config.max_steps is not None and self.global_step >= self.config.max_steps:
+            reason = f"max_steps {self.config.max_steps} reached"
+        elif self.nonfinite_in_row >= self.config.max_nonfinite_steps:
+            raise NonFiniteTrainingError(self.nonfinite_in_row, batch, self.save_interrupted())
+        else:
+            return None
+        self.save_interrupted()
+        return reason
 
     def _end_epoch(self, epoch: int, epoch_loss: float, started: float,
                    hooks: TrainingCallback) -> None:
-        """An epoch is complete: log it, validate, and save a checkpoint when one is due."""
+        """An epoch is complete: log it, validate (and listen to a validation sentence), keep
+        the best model, and save a checkpoint when one is due."""
         self.epoch, self.batches_done, self.last_loss = epoch, 0, epoch_loss
         log.info("Epoch %d completed. Average loss: %.3f", epoch, epoch_loss)
         val = self.validate()
+        sample = speak_item(self.model, self.processor, self.audio_config, self.val_set.items[0])
         record = {"type": "val", "step": self.global_step, "epoch": epoch,
-                  "elapsed_s": round(time.time() - started, 1), **val}
+                  "elapsed_s": round(time.time() - started, 1), **val,
+                  "sample_stopped": sample.stopped, "sample_duration_s": round(sample.duration_s, 3)}
         self.metrics.write(record)
         hooks.record(record)
-        log.info("Validation: loss %.3f, focus rate %.3f, diagonality %.3f",
-                 val["val_total"], val["focus_rate"], val["diagonality"])
+        hooks.validated(record, self.last_val_attention, sample)
+        log.info("Validation: %s", describe_validation(record, self.val_set.items[0].duration_s))
+        loss = val["val_postnet"]  # the mel the vocoder hears
+        if math.isfinite(loss) and not loss >= self.best_val_loss:  # lower, or the first
+            self.best_val_loss = loss
+            self.save(BEST_NAME, with_optimizer=False)
         minutes = self.config.max_minutes
-        out_of_time = minutes is not None and time.time() - started > minutes * 60
-        if epoch % self.config.save_every == 0 or epoch == self.config.epochs or out_of_time:
-            self.save_checkpoint()
-        if out_of_time:
+        if minutes is not None and time.time() - started > minutes * 60:
             self.stop_reason = f"max_minutes {minutes} reached"
+        if epoch % self.config.save_every == 0 or epoch == self.config.epochs or self.stop_reason:
+            self.save_checkpoint(sample)
 
     # ----------------------------------------------------------------- saving
     def checkpoint_state(self, with_optimizer: bool = True) -> dict:
         """This run as a checkpoint (`checkpoints.training_checkpoint`): with the optimizer,
         everything an exact resume needs; without, a model for synthesis."""
         progress = {"epoch": self.epoch, "batch_index": self.batches_done,
-                    "global_step": self.global_step, "loss": self.last_loss}
-        resume = None
-        if with_optimizer:
-            resume = {"optimizer": self.optimizer.state_dict(),
-                      "scheduler": self.scheduler.state_dict(),
-                      "scaler": self.scaler.state_dict() if self.scaler is not None else None,
-                      "rng": rng_state(self.device)}
+                    "global_step": self.global_step, "loss": self.last_loss,
+                    "epoch_losses": list(self.epoch_losses), "best_val_loss": self.best_val_loss}
+        resume = (resume_state(self.optimizer, self.scheduler, self.scaler, self.device)
+                  if with_optimizer else None)
         return training_checkpoint(self.model, self.processor, self.model_config,
                                    self.audio_config, self.config, progress, resume)
 
-    def save_checkpoint(self) -> Path:
-        """The epoch's checkpoint and its validation alignment PNG."""
-        path = atomic_torch_save(self.checkpoint_state(),
-                                 self.output / epoch_checkpoint_name(self.epoch))
-        log.info("Checkpoint saved: %s", path)
-        if self.last_val_attention is not None:
-            save_attention_png(self.last_val_attention,
-                               self.output / alignment_png_name(self.epoch),
-                               f"epoch {self.epoch}, step {self.global_step}")
+    def save_checkpoint(self, sample: SynthesisResult | None = None) -> Path:
+        """The epoch's checkpoint, its validation alignment PNG and spoken sample; then the
+        checkpoints retention no longer keeps are deleted (after the new one is written)."""
+        path = self.save(epoch_checkpoint_name(self.epoch))
+        write_epoch_extras(self.output, self.epoch, self.global_step, self.last_val_attention,
+                           sample)
+        for old in prune_checkpoints(self.output, self.config.keep_last, protect=path):
+            log.info("Checkpoint deleted (--keep-last %d): %s", self.config.keep_last, old.name)
         return path
 
     def save_interrupted(self) -> Path:
         """A mid-epoch checkpoint: `epoch` epochs done plus `batches_done` of the next."""
-        name = interrupted_checkpoint_name(self.epoch, self.global_step)
-        path = atomic_torch_save(self.checkpoint_state(), self.output / name)
-        log.info("Checkpoint saved: %s (epoch %d, batch %d)", path, self.epoch + 1,
-                 self.batches_done)
+        log.info("Stopping in epoch %d after its batch %d", self.epoch + 1, self.batches_done)
+        return self.save(interrupted_checkpoint_name(self.epoch, self.global_step))
+
+    def save(self, name: str, with_optimizer: bool = True) -> Path:
+        """This run as a checkpoint, or without the optimizer as a model alone (the final
+        model, best.pth), written atomically into the output directory."""
+        path = atomic_torch_save(self.checkpoint_state(with_optimizer), self.output / name)
+        kind = "Checkpoint" if with_optimizer else "Final model" if name == FINAL_NAME else "Model"
+        log.info("%s saved: %s", kind, path)
         return path
 
-    def save_final(self) -> Path:
-        path = atomic_torch_save(self.checkpoint_state(with_optimizer=False),
-                                 self.output / FINAL_NAME)
-        log.info("Final model saved: %s", path)
-        return path
+
+def run_callbacks(config: TrainConfig, output: Path, on_step: Callable[[dict], None] | None,
+                  extra: list[TrainingCallback]) -> Callbacks:
+    """What a run reports to: the progress bar (unless ``progress`` is off), TensorBoard in
+    ``<output>/tensorboard`` (unless ``tensorboard`` is off), the caller's callbacks, and
+    `on_step` for every metrics record."""
+    return Callbacks([*([ProgressBar()] if config.progress else []),
+                      *([TensorBoardLogger(output / TENSORBOARD_DIR)] if config.tensorboard else []),
+                      *extra, *([RecordCallback(on_step)] if on_step else [])])
 
 
-def backward_and_update(loss: torch.Tensor, model: torch.nn.Module, optimizer, scaler,
-                        grad_clip: float) -> tuple[torch.Tensor, bool]:
-    """Backward, gradient clipping and the optimiser update (through the fp16 gradient scaler
-    when there is one); returns the gradient norm and whether the update was skipped
-    because a gradient was NaN/Inf."""
+def write_epoch_extras(output: Path, epoch: int, step: int, attention: torch.Tensor | None,
+                       sample: SynthesisResult | None) -> None:
+    """Beside an epoch's checkpoint: its validation alignment PNG and its spoken sample."""
+    from .plots import save_attention_png  # matplotlib: imported when first needed
+
+    if attention is not None:
+        save_attention_png(attention, output / alignment_png_name(epoch),
+                           f"epoch {epoch}, step {step}")
+    if sample is not None:
+        write_audio(output / sample_wav_name(epoch), sample.wave, sample.sample_rate)
+
+
+def describe_validation(record: dict, recording_s: float) -> str:
+    """The log line of a validation record: its loss, attention and spoken sample."""
+    stop = "stopped by itself" if record["sample_stopped"] else "no stop"
+    return (f"loss {record['val_total']:.3f}, focus rate {record['focus_rate']:.3f}, "
+            f"diagonality {record['diagonality']:.3f}; sample: {stop}, "
+            f"{record['sample_duration_s']:.2f} s (recording {recording_s:.2f} s)")
+
+
+def groups_of(batches, size: int):
+    """Consecutive groups of `size` batches (the last may be shorter)."""
+    group = []
+    for batch in batches:
+        group.append(batch)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
+class NonFiniteTrainingError(RuntimeError):
+    """Training stopped after too many NaN/Inf losses or gradients in a row."""
+
+    def __init__(self, count: int, batch: dict, checkpoint: Path) -> None:
+        super().__init__(
+            f"{count} non-finite losses or gradients in a row (last batch: "
+            f"{', '.join(map(str, batch['item_ids']))}); lower the learning rate or check those "
+            f"items, then resume from {checkpoint}")
+
+
+def accumulate_gradients(batches: list[dict], forward, scaler) -> tuple[dict[str, float], bool]:
+    """Backward of each batch's loss / len(batches) (scaled for fp16 when there is a scaler):
+    the gradients of their mean. Returns the mean losses and whether all were finite (it
+    stops at the first that is not, before its backward)."""
+    totals: dict[str, float] = {}
+    for batch in batches:
+        _, losses = forward(batch)
+        for key, value in losses.items():
+            totals[key] = totals.get(key, 0.0) + float(value.detach()) / len(batches)
+        if not bool(torch.isfinite(losses["total"])):
+            return totals, False
+        loss = losses["total"] / len(batches)
+        (scaler.scale(loss) if scaler is not None else loss).backward()
+    return totals, True
+
+
+def clip_and_update(model: torch.nn.Module, optimizer, scaler, grad_clip: float
+                    ) -> tuple[torch.Tensor, bool]:
+    """Gradient clipping and the optimiser update, through the fp16 gradient scaler when
+    there is one; returns the gradient norm and whether the update was skipped because a
+    gradient was NaN/Inf (the scaler then lowers its scale, which is how it is seen)."""
     if scaler is not None:
-        scaler.scale(loss).backward()
         scaler.unscale_(optimizer)
-    else:
-        loss.backward()
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
     if scaler is not None:
+        scale = scaler.get_scale()
         scaler.step(optimizer)  # skips the update itself on inf/NaN gradients
         scaler.update()
-        return grad_norm, False
+        return grad_norm, scaler.get_scale() < scale
     if not bool(torch.isfinite(grad_norm)):
         return grad_norm, True
     optimizer.step()

@@ -10,23 +10,30 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import asdict
+import shutil
+from dataclasses import asdict, fields, replace
 from functools import partial
 from pathlib import Path
 
 import torch
 
+from .audio import mel_statistics
 from .checkpoints import (
+    BEST_NAME,
+    FINAL_NAME,
+    METRICS_NAME,
     PROCESSOR_NAME,
+    TENSORBOARD_DIR,
     check_format,
     checkpoint_parts,
     find_latest_checkpoint,
+    list_checkpoints,
     load_checkpoint_file,
     load_processor,
     remove_stale_temp_files,
     save_processor,
 )
-from .config import AudioConfig, ModelConfig, TrainConfig, model_config
+from .config import PRESET_TRAINING, SESSION_SETTINGS, AudioConfig, ModelConfig, TrainConfig, model_config
 from .corpus import TTSDataset, default_cache_dir, resolve_corpus_dir, split_items, validate_corpus
 from .text import RussianPhonemeProcessor
 
@@ -65,6 +72,81 @@ def load_resume_checkpoint(output: Path, resume: str | None) -> tuple[dict | Non
     log.info("Resuming from %s (epoch %d, step %d)", path, checkpoint["epoch"],
              checkpoint["global_step"])
     return checkpoint, path
+
+
+# What a run leaves in its output directory besides the phoneme processor (which may be a
+# custom front end prepared for the directory, so a new run keeps it).
+RUN_FILE_PATTERNS = ("alignment_epoch_*.png", "sample_epoch_*.wav", TENSORBOARD_DIR)
+
+
+def run_settings(config: TrainConfig, resume: str | None, explicit: set[str] | None
+                 ) -> tuple[TrainConfig, Path, dict | None, Path | None, list[str]]:
+    """Where and with which settings a run goes on: its config (the checkpoint's when
+    resuming, see `resumed_config`; `explicit` None means the fields that differ from the
+    defaults), output directory, checkpoint (None for a new run), its path, and the
+    settings the resume changes."""
+    output = prepare_output_dir(config.output)
+    checkpoint, path = load_resume_checkpoint(output, resume)
+    if checkpoint is None:
+        if resume is None:
+            claim_output_dir(output, config.overwrite)
+        return config, output, None, None, []
+    explicit = explicit_settings(config) if explicit is None else set(explicit)
+    config, changes = resumed_config(config, checkpoint, explicit)
+    return config, output, checkpoint, path, changes
+
+
+def claim_output_dir(output: Path, overwrite: bool) -> None:
+    """A new run may start in `output` only if no other run is there; with `overwrite` the
+    other run's files are deleted first (said in a warning), never silently."""
+    previous = list_checkpoints(output) + [output / name for name in (FINAL_NAME, BEST_NAME,
+                                                                      METRICS_NAME)
+                                           if (output / name).exists()]
+    if not previous:
+        return
+    if not overwrite:
+        raise ValueError(
+            f"{output} already holds a training run ({', '.join(p.name for p in previous[:3])}"
+            f"{', ...' if len(previous) > 3 else ''}). Continue it with --resume auto, train "
+            f"into a new --output directory, or start again there with --overwrite (deletes "
+            f"that run's checkpoints and metrics).")
+    previous += [p for pattern in RUN_FILE_PATTERNS for p in output.glob(pattern)]
+    for path in previous:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    log.warning("--overwrite: deleted the previous run in %s (%d files)", output, len(previous))
+
+
+def explicit_settings(config: TrainConfig) -> set[str]:
+    """The fields of `config` that differ from TrainConfig's defaults: what a caller from
+    Python (who has no command line) is taken to have set on purpose."""
+    default = TrainConfig()
+    return {f.name for f in fields(TrainConfig) if getattr(config, f.name) != getattr(default, f.name)}
+
+
+def resumed_config(config: TrainConfig, checkpoint: dict, explicit: set[str]
+                   ) -> tuple[TrainConfig, list[str]]:
+    """The settings of a resumed run: the checkpoint's, except the fields in `explicit` (set
+    by the caller: flags given on the command line) and the session settings, which are
+    `config`'s. Returns them and what changed, as ``name: old -> new`` texts."""
+    names = [f.name for f in fields(TrainConfig)]
+    stored = {k: v for k, v in checkpoint.get("train_config", {}).items() if k in names}
+    previous = replace(TrainConfig(), **stored)
+    inherited = {k: v for k, v in stored.items() if k not in explicit | SESSION_SETTINGS}
+    resolved = replace(config, **inherited)
+    changes = [f"{name}: {_shown(previous, name)} -> {_shown(resolved, name)}"
+               for name in names if name in explicit and name not in SESSION_SETTINGS
+               and _shown(previous, name) != _shown(resolved, name)]
+    return resolved, changes
+
+
+def _shown(config: TrainConfig, name: str) -> str:
+    """A setting as the run uses it (a preset-dependent one resolved), as text."""
+    value = config.preset_value(name) if name in PRESET_TRAINING[config.preset] else getattr(
+        config, name)
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def front_end(config: TrainConfig, output: Path, checkpoint: dict | None, path: Path | None
@@ -106,7 +188,10 @@ def corpus_datasets(config: TrainConfig, audio_config: AudioConfig,
     """The corpus directory and its training and validation datasets. Corpus problems are
     logged (skipped items as warnings); a corpus with nothing usable is an error."""
     corpus_dir = resolve_corpus_dir(config.corpus)
-    report = validate_corpus(corpus_dir, audio_config, processor)
+    cache_dir = config.cache_dir or default_cache_dir()
+    # Through the report cache: a restart checks only the clips and texts that changed.
+    report = validate_corpus(corpus_dir, audio_config, processor, cache_dir=cache_dir,
+                             progress=config.progress)
     for issue in report.issues:
         (log.warning if issue.skipped else log.debug)("corpus: %s", issue)
     if not report.usable:
@@ -114,7 +199,6 @@ def corpus_datasets(config: TrainConfig, audio_config: AudioConfig,
     log.info("Loaded %d samples from corpus at %s", len(report.items), corpus_dir)
     train_items, val_items = split_items(report.items, config.val_fraction,
                                          config.min_val_items, seed=config.seed)
-    cache_dir = config.cache_dir or default_cache_dir()
     train_set = TTSDataset(train_items, processor, audio_config, cache_dir)
     val_set = TTSDataset(val_items[: config.val_max_items], processor, audio_config, cache_dir)
     return corpus_dir, train_set, val_set
@@ -146,34 +230,39 @@ def restore_optimization(checkpoint: dict, optimizer, scheduler, scaler) -> None
         scaler.load_state_dict(checkpoint["scaler"])
 
 
-def resume_position(checkpoint: dict, config: TrainConfig) -> tuple[int, int, int, float]:
-    """(completed epochs, global step, batches of the next epoch done, last epoch loss). A
-    stop inside an epoch resumes at its next batch, unless the batch size changed: then the
-    batches are not the same and the epoch restarts."""
+def resume_position(checkpoint: dict, config: TrainConfig
+                    ) -> tuple[int, int, int, float, list[float], float]:
+    """(completed epochs, global step, batches of the next epoch done, last epoch loss, the
+    step losses of the epoch in progress, best validation loss). A stop inside an epoch
+    resumes at its next batch, unless the batch size changed: then the batches are not the
+    same and the epoch restarts."""
     epoch, step = int(checkpoint["epoch"]), int(checkpoint["global_step"])
     batches_done = int(checkpoint.get("batch_index", 0))
     if batches_done and checkpoint.get("train_config", {}).get("batch_size") != config.batch_size:
         log.warning("The checkpoint stopped inside epoch %d, but the batch size changed: "
                     "that epoch restarts from its first batch", epoch + 1)
         batches_done = 0
-    return epoch, step, batches_done, float(checkpoint["loss"])
+    epoch_losses = [float(x) for x in checkpoint.get("epoch_losses", [])] if batches_done else []
+    return (epoch, step, batches_done, float(checkpoint["loss"]), epoch_losses,
+            float(checkpoint.get("best_val_loss", float("nan"))))
 
 
-def apply_resume_changes(previous: dict, config: TrainConfig, optimizer, scheduler,
-                         step: int) -> list[str]:
-    """What this resume changes against the checkpoint's settings (`previous`), as
-    ``name old -> new`` texts. A new learning rate becomes the schedule's base rate; the
-    schedule keeps its position."""
-    changes = [f"{name} {previous.get(name)} -> {getattr(config, name)}"
-               for name in ("batch_size", "epochs") if previous.get(name) != getattr(config, name)]
-    old_lr = previous.get("resolved_learning_rate")
-    new_lr = config.resolved_learning_rate()
-    if old_lr is not None and not math.isclose(old_lr, new_lr):
-        changes.append(f"learning_rate {old_lr:g} -> {new_lr:g}")
-        scheduler.base_lrs = [new_lr for _ in scheduler.base_lrs]
-        factor = lr_factor(step, config.warmup_steps, config.lr_half_life_steps,
-                           config.min_lr_ratio)
-        for group in optimizer.param_groups:
-            group["initial_lr"] = new_lr
-            group["lr"] = new_lr * factor
-    return changes
+def set_mel_statistics(model: torch.nn.Module, dataset: TTSDataset) -> None:
+    """A new model's mel normalisation: per-channel statistics of the training set."""
+    stats = mel_statistics(dataset[i]["mel"].T for i in range(len(dataset)))
+    model.set_mel_statistics(stats["mean"], stats["std"])
+
+
+def restore_learning_rate(checkpoint: dict, config: TrainConfig, optimizer, scheduler,
+                          step: int) -> None:
+    """A resumed run whose peak learning rate differs from the checkpoint's (set explicitly)
+    takes it as the schedule's base rate; the schedule keeps its position."""
+    old = checkpoint.get("train_config", {}).get("resolved_learning_rate")
+    learning_rate = config.resolved_learning_rate()
+    if old is None or math.isclose(old, learning_rate):
+        return
+    scheduler.base_lrs = [learning_rate for _ in scheduler.base_lrs]
+    factor = lr_factor(step, config.warmup_steps, config.lr_half_life_steps, config.min_lr_ratio)
+    for group in optimizer.param_groups:
+        group["initial_lr"] = learning_rate
+        group["lr"] = learning_rate * factor

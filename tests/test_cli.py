@@ -109,3 +109,36 @@ def test_bench_features_cached_epoch_is_faster():
     data = json.loads(run_cli("bench", "--only", "features", "--json").stdout)["features"]
     assert data["clips"] > 100 and data["mel_audio_seconds_per_s"] > 0
     assert data["epoch_cached_s"] < data["epoch_cold_s"]
+
+
+def test_preprocess_fills_the_feature_cache_once(tmp_path):
+    from conftest import write_tone_corpus
+
+    corpus = write_tone_corpus(tmp_path / "corpus")
+    cache = tmp_path / "cache"
+    args = ("preprocess", "--corpus", str(corpus), "--workers", "2", "--cache-dir", str(cache))
+    first = json.loads(run_cli(*args, "--json").stdout)
+    assert (first["usable_items"], first["skipped_items"], first["workers"]) == (12, 0, 2)
+    assert (first["features_computed"], first["features_cached"]) == (12, 0)
+    assert len(list(cache.rglob("*.feat"))) == 12 and len(list(cache.glob("reports/*.json"))) == 1
+    second = json.loads(run_cli(*args, "--json").stdout)
+    assert (second["items_checked"], second["features_computed"], second["features_cached"]) == (
+        0, 0, 12)
+    text = run_cli(*args).stdout
+    assert "12 usable items of 12 metadata lines" in text and "0 computed, 12 already cached" in text
+
+
+def test_bench_startup_times_preprocess_and_a_warm_resume():
+    """The startup section on a small corpus (the command line's runs RUSLAN's 22,200)."""
+    from kokoro_nb.bench import DEFAULT_SECTIONS, run_bench
+    from kokoro_nb.cli import build_parser
+
+    assert build_parser().parse_args(["bench", "--only", "startup"]).only == ["startup"]
+    assert "startup" not in DEFAULT_SECTIONS  # minutes long: only when asked for
+    data = run_bench(only=["startup"], startup_items=40)["startup"]
+    assert data["metadata_lines"] == 40 and data["usable_items"] == 36
+    assert sorted(data["cold_preprocess"]) == sorted({"workers_1", f"workers_{data['cpu_count']}"})
+    for run in data["cold_preprocess"].values():
+        assert run["features_computed"] == 36 and run["skipped_items"] == 3
+    assert 0 < data["new_run_to_first_step_s"] and 0 < data["resume_to_first_step_s"]
+    assert data["resume_to_first_step_s"] <= data["resume_exit_s"]

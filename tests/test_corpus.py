@@ -239,6 +239,148 @@ def test_corrupt_cache_entry_is_recomputed(small_corpus, tmp_path):
     assert not list(cache_dir.rglob("*.tmp"))
 
 
+# ----------------------------------------------------------------------------- report cache
+
+def report_state(report):
+    """Everything a report says, comparable with ==."""
+    return (report.items, report.issues, report.frames, list(report.frames), report.lines,
+            report.statistics(), report.to_dict())
+
+
+@pytest.fixture()
+def count_decodes(monkeypatch):
+    """The clips validation decodes, by file name, as a list that grows."""
+    import kokoro_nb.corpus
+
+    decoded = []
+
+    def load_audio(path, config, *args, **kwargs):
+        decoded.append(path.name)
+        return real_load_audio(path, config, *args, **kwargs)
+
+    real_load_audio = kokoro_nb.corpus.load_audio
+    monkeypatch.setattr(kokoro_nb.corpus, "load_audio", load_audio)
+    return decoded
+
+
+@pytest.mark.parametrize("read_audio_data", [True, False])
+def test_report_cache_gives_the_same_report(messy_corpus, tmp_path, read_audio_data):
+    uncached = validate_corpus(messy_corpus, read_audio_data=read_audio_data)
+    cache_dir = tmp_path / "cache"
+    cold = validate_corpus(messy_corpus, read_audio_data=read_audio_data, cache_dir=cache_dir)
+    warm = validate_corpus(messy_corpus, read_audio_data=read_audio_data, cache_dir=cache_dir)
+    assert report_state(cold) == report_state(uncached) == report_state(warm)
+    (stored,) = (cache_dir / "reports").glob("*.json")
+    assert stored.read_bytes().startswith(b"{")  # plain JSON, no pickle
+
+
+def test_report_cache_rechecks_only_what_changed(small_corpus, tmp_path, count_decodes):
+    import os
+
+    cache_dir = tmp_path / "cache"
+    first = validate_corpus(small_corpus, cache_dir=cache_dir)
+    assert sorted(count_decodes) == ["item0.wav", "item1.wav", "item2.wav"]
+    count_decodes.clear()
+    assert report_state(validate_corpus(small_corpus, cache_dir=cache_dir)) == report_state(first)
+    assert count_decodes == []
+    # New bytes in one clip: only that clip is decoded again, and its new length reported.
+    sf.write(str(small_corpus / "wavs" / "item1.wav"), tone(1.5), SR, subtype="PCM_16")
+    changed = validate_corpus(small_corpus, cache_dir=cache_dir)
+    assert count_decodes == ["item1.wav"]
+    assert report_state(changed) == report_state(validate_corpus(small_corpus))
+    assert changed.items[1].duration_s > first.items[1].duration_s
+    # Only its modification time: checked again too.
+    count_decodes.clear()
+    clip = small_corpus / "wavs" / "item2.wav"
+    os.utime(clip, ns=(clip.stat().st_atime_ns, clip.stat().st_mtime_ns + 10**9))
+    validate_corpus(small_corpus, cache_dir=cache_dir)
+    assert count_decodes == ["item2.wav"]
+    # Another text on one metadata line: that item is checked again, with its new text.
+    count_decodes.clear()
+    metadata = small_corpus / "metadata_RUSLAN_22200.csv"
+    metadata.write_text(metadata.read_text(encoding="utf-8").replace("Номер 0.", "Ноль."),
+                        encoding="utf-8")
+    retexted = validate_corpus(small_corpus, cache_dir=cache_dir)
+    assert count_decodes == ["item0.wav"]
+    assert retexted.items[0].text == f"{TEXT} Ноль."
+    assert report_state(retexted) == report_state(validate_corpus(small_corpus))
+
+
+def test_report_cache_is_keyed_by_the_audio_settings(small_corpus, tmp_path, count_decodes):
+    cache_dir = tmp_path / "cache"
+    validate_corpus(small_corpus, cache_dir=cache_dir)
+    count_decodes.clear()
+    strict = validate_corpus(small_corpus, AudioConfig(max_frames=20), cache_dir=cache_dir)
+    assert len(count_decodes) == 3  # another max_frames: every clip checked again
+    assert [i.kind for i in strict.issues] == ["too_long"] * 3
+    count_decodes.clear()
+    validate_corpus(small_corpus, cache_dir=cache_dir)  # the first settings' entries remain
+    assert count_decodes == []
+
+
+def test_corrupt_or_foreign_report_cache_is_ignored(small_corpus, tmp_path, count_decodes):
+    import json
+
+    cache_dir = tmp_path / "cache"
+    reference = report_state(validate_corpus(small_corpus, cache_dir=cache_dir))
+    (stored,) = (cache_dir / "reports").glob("*.json")
+    good = json.loads(stored.read_bytes())
+    entry = good["items"]["item0"]
+    tampered = [
+        b"", b"{not json", b"[1, 2, 3]", json.dumps({"format": "something else"}).encode(),
+        json.dumps(good | {"items": {"item0": ["another key"] + entry[1:]}}).encode(),
+        json.dumps(good | {"items": {"item0": entry[:2] + ["many"]}}).encode(),
+        json.dumps(good | {"items": {"item0": [entry[0], [["no_such_kind", "x"]], None]}}).encode(),
+        json.dumps(good | {"items": {"item0": [entry[0], [], None]}}).encode(),  # no reason
+    ]
+    for damaged in tampered:
+        stored.write_bytes(damaged)
+        count_decodes.clear()
+        assert report_state(validate_corpus(small_corpus, cache_dir=cache_dir)) == reference
+        assert "item0.wav" in count_decodes
+        assert json.loads(stored.read_bytes()) == good  # rewritten
+
+
+def test_preprocess_computes_each_feature_once(small_corpus, tmp_path, count_decodes):
+    from kokoro_nb.corpus import preprocess_corpus
+
+    cache_dir = tmp_path / "cache"
+    first = preprocess_corpus(small_corpus, cache_dir=cache_dir, workers=1)
+    assert (first["usable_items"], first["features_computed"], first["features_cached"]) == (3, 3, 0)
+    assert sorted(count_decodes) == ["item0.wav", "item1.wav", "item2.wav"]  # once per clip
+    count_decodes.clear()
+    again = preprocess_corpus(small_corpus, cache_dir=cache_dir, workers=1)
+    assert (again["items_checked"], again["features_computed"], again["features_cached"]) == (0, 0, 3)
+    assert count_decodes == []
+    config, processor = AudioConfig(), RussianPhonemeProcessor()
+    report = validate_corpus(small_corpus, config, processor, cache_dir=cache_dir)
+    dataset = TTSDataset(report.items, processor, config, cache_dir=cache_dir)
+    fresh = TTSDataset(report.items, processor, config)
+    for i in range(3):
+        assert torch.equal(dataset[i]["mel"], fresh[i]["mel"].half().float())
+    assert dataset.cache.hits == 3 and dataset.cache.misses == 0
+
+
+def test_scale_corpus_script_links_clips_and_breaks_four(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "make_scale_corpus.py"
+    out = tmp_path / "scale"
+    subprocess.run([sys.executable, str(script), str(out), "--items", "300"], check=True,
+                   capture_output=True, text=True, timeout=300)
+    report = validate_corpus(out, read_audio_data=False)
+    assert report.lines == 300 and len(report.items) == 296
+    assert sorted(report.issue_counts()) == ["empty_audio", "malformed_line", "missing_audio",
+                                             "too_long"]
+    assert len({item.id for item in report.items}) == 296
+    clip = report.items[0].audio_path
+    assert clip.stat().st_nlink > 1  # a hard link to a demo clip, not a copy
+    demo = {item.text for item in validate_corpus(demo_corpus_dir(), read_audio_data=False).items}
+    assert {item.text for item in report.items} <= demo
+
+
 # ----------------------------------------------------------------------------- batches
 
 def test_collate_pads_and_masks():

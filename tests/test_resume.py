@@ -159,7 +159,8 @@ def test_resume_names_what_does_not_fit(corpus, tmp_path):
 
     # Another architecture than the checkpoint's: the differing fields are named.
     with pytest.raises(ValueError, match=r"attention_heads 1 \(checkpoint\) vs 4 .*--preset demo"):
-        Trainer(TrainConfig(**{**config.__dict__, "preset": "default", "epochs": 2}), resume="auto")
+        Trainer(TrainConfig(**{**config.__dict__, "preset": "default", "epochs": 2}), resume="auto",
+                explicit={"preset", "epochs"})
     # Inference-only settings may change on resume.
     changed = TrainConfig(**{**config.__dict__, "epochs": 2,
                              "model_changes": {"max_decoder_steps": 300}})

@@ -84,7 +84,7 @@ def test_resume_auto_with_a_new_batch_size_continues(trained, corpus):
               "--preset", "demo", "--epochs", "3", "--batch-size", "3", "--resume", "auto",
               "--save-every", "1", "--cache-dir", str(cache), "--no-progress", "--threads", "1")
     assert "checkpoint_epoch_2.pth (epoch 2, step" in log
-    assert "Resume changes: batch_size 2 -> 3; epochs 2 -> 3" in log
+    assert "Resume changes: batch_size: 2 -> 3; epochs: 2 -> 3" in log
     assert "Training from epoch 3 to 3" in log
     after = load_checkpoint_file(out / "checkpoint_epoch_3.pth")
     records = [m for m in metrics(out) if m["type"] == "train"]
@@ -111,7 +111,7 @@ def test_resume_with_a_new_learning_rate(trained, corpus, tmp_path):
     log = run("training.py", "-c", str(corpus), "-o", str(copy), "--preset", "demo", "-e", "2",
               "-b", "2", "-lr", "5e-4", "-r", str(copy / "checkpoint_epoch_1.pth"),
               "--cache-dir", str(cache), "--no-progress", "--threads", "1")
-    assert "learning_rate 0.001 -> 0.0005" in log
+    assert "learning_rate: 0.001 -> 0.0005" in log
     first = [m for m in metrics(copy) if m["type"] == "train" and m["epoch"] == 2][0]
     expected = 5e-4 * lr_factor(state["global_step"], 50, 20_000, 0.05)
     assert first["lr"] == pytest.approx(expected, rel=1e-6)

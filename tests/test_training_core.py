@@ -34,7 +34,7 @@ def bf16_with_scaler(monkeypatch):
 def test_mixed_precision_step_with_a_gradient_scaler(tone_corpus, tmp_path, bf16_with_scaler):
     trainer = Trainer(demo_config(tone_corpus, tmp_path / "run", tmp_path / "cache"))
     assert isinstance(trainer.scaler, torch.amp.GradScaler)
-    batch = trainer.collate_fn()([trainer.train_set[i] for i in range(4)])
+    batch = trainer.collate([trainer.train_set[i] for i in range(4)])
     outputs, _ = trainer.forward_losses(batch_to_device(batch, trainer.device))
     assert outputs["mel"].dtype == torch.bfloat16  # the forward pass really ran in bf16
     before = {k: v.detach().clone() for k, v in trainer.model.named_parameters()}
@@ -49,7 +49,7 @@ def test_mixed_precision_step_with_a_gradient_scaler(tone_corpus, tmp_path, bf16
 def test_resume_restores_the_gradient_scaler(tone_corpus, tmp_path, bf16_with_scaler):
     config = demo_config(tone_corpus, tmp_path / "run", tmp_path / "cache", epochs=2)
     trainer = Trainer(config)
-    batch = trainer.collate_fn()([trainer.train_set[i] for i in range(4)])
+    batch = trainer.collate([trainer.train_set[i] for i in range(4)])
     trainer.train_step(batch)
     trainer.scaler.update(new_scale=1234.0)  # a scale that no fresh scaler has
     path = trainer.save_interrupted()
