@@ -271,6 +271,92 @@ def bench_training(device: str = "auto", presets=("demo", "default"), batch_size
     return {"device": str(resolved), "runs": runs} | ({"amp_note": note} if note else {})
 
 
+def _checkout(ref: str, directory: str) -> str:
+    """The files of git revision `ref` of this checkout, extracted into `directory`."""
+    import io
+    import subprocess
+    import tarfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        raise ValueError("--compare-ref needs kokoro_nb run from a git checkout")
+    archive = subprocess.run(["git", "-C", str(root), "archive", "--format=tar", ref],
+                             capture_output=True)
+    if archive.returncode:
+        raise ValueError(f"--compare-ref {ref}: {archive.stderr.decode().strip()}")
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(directory, filter="data")
+    return directory
+
+
+def _stepbench(args: list[str], reference: str | None = None) -> dict:
+    """`stepbench` in a fresh process, on this kokoro_nb or (`reference`: a directory that
+    holds another version) on that one, measured by this version's stepbench code."""
+    import json
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    if reference is None:
+        command, env = [sys.executable, "-m", "kokoro_nb.stepbench", *args], None
+    else:
+        script = Path(tempfile.mkdtemp()) / "stepbench.py"  # away from this package's files
+        shutil.copy(Path(__file__).with_name("stepbench.py"), script)
+        command = [sys.executable, str(script), *args]
+        env = dict(os.environ, PYTHONPATH=reference)
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=reference)
+    if done.returncode:
+        raise RuntimeError(f"stepbench failed ({' '.join(args)}):\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def bench_training_shape(shape: str, device: str = "cpu", presets=("default",),
+                         batch_sizes=(8,), repeats: int = 3, threads: int | None = 1,
+                         compare_ref: str | None = None, rounds: int = 2,
+                         checkpoint_attention: bool = False) -> dict:
+    """One training step on a synthetic `shape` batch (``PHONEMESxFRAMES``, all items full
+    length) per preset and batch size, in fresh processes (`stepbench`). With `compare_ref`
+    (a git revision) the same code measures that version too, alternating with this one
+    `rounds` times so both see the same machine, and the ratios are reported."""
+    import tempfile
+
+    from .device import choose_device
+    from .stepbench import parse_shape
+
+    parse_shape(shape)  # a clear error before anything runs
+    resolved = str(choose_device(device))
+    runs = []
+    with tempfile.TemporaryDirectory() as directory:
+        reference = _checkout(compare_ref, directory) if compare_ref else None
+        for preset in presets:
+            for batch_size in batch_sizes:
+                args = ["--preset", preset, "--shape", shape, "--batch-size", str(batch_size),
+                        "--device", resolved, "--repeats", str(repeats)]
+                args += ["--threads", str(threads)] if threads else []
+                current_args = args + (["--checkpoint-attention"] if checkpoint_attention else [])
+                pairs = [(_stepbench(current_args),
+                          _stepbench(args, reference) if reference else None)
+                         for _ in range(rounds if reference else 1)]
+                runs.append(_compared(pairs, compare_ref))
+    return {"device": resolved, "shape": shape, "runs": runs}
+
+
+def _compared(pairs: list[tuple[dict, dict | None]], ref: str | None) -> dict:
+    """This version's runs, and with a reference the reference's runs and the ratios."""
+    current = [c for c, _ in pairs]
+    result = dict(current[-1]) | {"rounds": current}
+    if ref is None:
+        return result
+    reference = [r for _, r in pairs]
+    speed = [c["mel_frames_per_s"] / r["mel_frames_per_s"] for c, r in pairs]
+    memory = [c["peak_rss_mb"] / r["peak_rss_mb"] for c, r in pairs]
+    return result | {"reference": ref, "reference_rounds": reference,
+                     "speedup_range": [round(min(speed), 3), round(max(speed), 3)],
+                     "peak_rss_ratio_range": [round(min(memory), 3), round(max(memory), 3)]}
+
+
 def _synthesis_run(spec: dict) -> dict:
     import torch
 
@@ -527,11 +613,13 @@ def bench_startup(items: int = 22_200) -> dict:
 
 def run_bench(only: list[str] | None = None, device: str = "auto", presets=None,
               batch_sizes=None, repeats: int | None = None, threads: int | None = None,
-              startup_items: int = 22_200) -> dict:
+              startup_items: int = 22_200, shape: str | None = None,
+              compare_ref: str | None = None, checkpoint_attention: bool = False) -> dict:
     """Run the selected sections (all but ``profile`` and ``startup`` by default) and return
     one JSON-ready dict. `presets`, `batch_sizes` and `repeats` narrow the training,
     synthesis and profile sections, `startup_items` the startup corpus (for a quick look, or
-    a test)."""
+    a test). With a `shape` the training section times synthetic batches of that shape
+    (`bench_training_shape`, optionally against `compare_ref`)."""
     selected = list(only) if only else list(DEFAULT_SECTIONS)
     unknown = set(selected) - set(SECTIONS)
     if unknown:
@@ -544,7 +632,12 @@ def run_bench(only: list[str] | None = None, device: str = "auto", presets=None,
     requested_presets = tuple(presets or ())
     presets = requested_presets or ("demo", "default")
     knobs = {"repeats": repeats} if repeats else {}
-    if "training" in selected:
+    if "training" in selected and shape:
+        result["training"] = bench_training_shape(
+            shape, device, requested_presets or ("default",), tuple(batch_sizes or (8,)),
+            threads=threads or 1, compare_ref=compare_ref,
+            checkpoint_attention=checkpoint_attention, **knobs)
+    elif "training" in selected:
         result["training"] = bench_training(device, presets, tuple(batch_sizes or (8, 16)),
                                             threads=threads, **knobs)
     if "synthesis" in selected:

@@ -223,8 +223,12 @@ def _cmd_preprocess(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run_bench
 
+    if (args.compare_ref or args.checkpoint_attention) and not args.shape:
+        raise ValueError("--compare-ref and --checkpoint-attention go with --shape")
     result = run_bench(only=args.only, device=args.device, presets=args.preset,
-                       batch_sizes=args.batch_size, repeats=args.repeats, threads=args.threads)
+                       batch_sizes=args.batch_size, repeats=args.repeats, threads=args.threads,
+                       shape=args.shape, compare_ref=args.compare_ref,
+                       checkpoint_attention=args.checkpoint_attention)
     print(json.dumps(result, ensure_ascii=False, indent=None if args.json else 2))
     return 0
 
@@ -318,6 +322,15 @@ def _add_bench(sub) -> None:
     bench.add_argument("--repeats", type=int, default=None,
                        help="timed repeats per configuration (default 5)")
     bench.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    bench.add_argument("--shape", default=None,
+                       help="training on a synthetic batch of PHONEMESxFRAMES (e.g. 100x400), "
+                            "all full length, 1 thread unless --threads (default preset "
+                            "default, batch 8)")
+    bench.add_argument("--compare-ref", default=None,
+                       help="with --shape: measure this git revision too, with the same code, "
+                            "alternating, and report the ratios")
+    bench.add_argument("--checkpoint-attention", action="store_true",
+                       help="with --shape: recompute the attention in backward (less memory)")
     bench.add_argument("--json", action="store_true", help="compact JSON on one line")
     bench.set_defaults(func=_cmd_bench)
 

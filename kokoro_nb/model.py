@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.utils.checkpoint import checkpoint
 
 from .config import ModelConfig
 
@@ -121,7 +122,9 @@ class MultiHeadAttention(nn.Module):
         b, length, _ = memory.shape
         keys = self.key(memory).view(b, length, self.heads, self.dim).permute(0, 2, 1, 3)
         values = self.value(memory).view(b, length, self.heads, -1).permute(0, 2, 1, 3)
-        return keys, values                                  # (B, H, L, d), (B, H, L, dv)
+        # Contiguous once here: each decoder step's weighted sum of the values would otherwise
+        # copy them into that layout, and keep the copy for backward, at every step.
+        return keys.contiguous(), values.contiguous()        # (B, H, L, d), (B, H, L, dv)
 
     def location_features(self, previous: torch.Tensor, cumulative: torch.Tensor) -> torch.Tensor:
         """The location convolution and its projection, (B, H, L) x2 -> (B, H, L, d).
@@ -132,12 +135,18 @@ class MultiHeadAttention(nn.Module):
         most of their time on set-up (see `python -m kokoro_nb bench --only profile`).
         """
         heads, k = self.heads, self.location_conv.kernel_size[0]
-        history = torch.stack([previous, cumulative], dim=-1)                 # (B, H, L, 2)
+        b, _, length = previous.shape
+        # Heads first: one (B*L, 2k) x (2k, d) product per head, with no copy of the kernel
+        # per batch item (which a (B, H, ...) layout would make, and keep, at every step).
+        history = torch.stack([previous, cumulative], dim=-1).transpose(0, 1)  # (H, B, L, 2)
         history = F.pad(history, (0, 0, k // 2, k // 2))
-        windows = history.unfold(2, k, 1).flatten(-2)                         # (B, H, L, 2k)
+        windows = history.unfold(2, k, 1).reshape(heads, b * length, 2 * k)  # (H, B*L, 2k)
         conv = self.location_conv.weight.view(heads, -1, 2 * k).transpose(1, 2)  # (H, 2k, F)
         proj = self.location_proj.weight.view(heads, self.dim, -1).transpose(1, 2)  # (H, F, d)
-        return torch.matmul(torch.matmul(windows, conv), proj)
+        # Both maps are linear with nothing between them: one (H, 2k, d) kernel does both, and
+        # the (B, H, L, F) filter outputs are never made (nor kept for backward).
+        features = torch.bmm(windows, torch.bmm(conv, proj))                  # (H, B*L, d)
+        return features.view(heads, b, length, self.dim).transpose(0, 1)      # (B, H, L, d)
 
     def location_features_reference(self, previous: torch.Tensor, cumulative: torch.Tensor
                                     ) -> torch.Tensor:
@@ -185,6 +194,72 @@ class Prenet(nn.Module):
         return x
 
 
+class _SharedWeight(torch.autograd.Function):
+    """The identity on a weight that every decoder step multiplies by (`_StepProduct`). In
+    backward it gets the weight's whole gradient at once: the steps leave their (output
+    gradient, input) pairs on `tape`, and one matrix product sums them."""
+
+    @staticmethod
+    def forward(ctx, weight: torch.Tensor, tape: list) -> torch.Tensor:
+        ctx.tape = tape
+        return weight.clone()
+
+    @staticmethod
+    def backward(ctx, _unused):
+        grads = torch.cat([grad for grad, _ in ctx.tape])
+        inputs = torch.cat([x for _, x in ctx.tape])
+        ctx.tape.clear()
+        return grads.T @ inputs, None
+
+
+class _StepProduct(torch.autograd.Function):
+    """``x @ weight.T`` for one decoder step, whose weight gradient is left on `tape`."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, tape: list) -> torch.Tensor:
+        ctx.save_for_backward(x, weight)
+        ctx.tape = tape
+        return x @ weight.T.to(x.dtype) if torch.is_autocast_enabled() else x @ weight.T
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        x, weight = ctx.saved_tensors
+        ctx.tape.append((grad.float(), x.float()))
+        return (grad.to(weight.dtype) @ weight).to(x.dtype), None, None
+
+
+class StepWeights:
+    """Weight gradients of the decoder's recurrent matrix products, summed over all steps.
+
+    Backward through a step loop would otherwise make, for every step and weight, an
+    (outputs x inputs) gradient from a product over just the batch (K = B: 8 or 16), and add
+    it to the weight's gradient: on a CPU mostly memory traffic, about a third of a training
+    step for the default preset. Deferred, it is one product over all steps (K = steps x B)
+    per weight. The same numbers up to the order of a sum; one object per teacher-forced
+    pass (`KokoroTTS.forward`).
+    """
+
+    def __init__(self) -> None:
+        self._shared: dict[int, tuple[torch.Tensor, list]] = {}
+
+    def product(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        if id(weight) not in self._shared:
+            tape: list = []
+            self._shared[id(weight)] = (_SharedWeight.apply(weight, tape), tape)
+        shared, tape = self._shared[id(weight)]
+        return _StepProduct.apply(x, shared, tape)
+
+    def lstm_cell(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor],
+                  cell: nn.LSTMCell) -> tuple[torch.Tensor, torch.Tensor]:
+        """`cell(x, state)` computed with `product` (PyTorch's gate order: i, f, g, o)."""
+        h, c = state
+        gates = (self.product(x, cell.weight_ih) + self.product(h, cell.weight_hh)
+                 + cell.bias_ih + cell.bias_hh)
+        i, f, g, o = gates.chunk(4, dim=-1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c
+
+
 class Decoder(nn.Module):
     """One step: prenet(previous frame) -> attention LSTM -> attention -> decoder LSTM ->
     `reduction` mel frames and their stop logits."""
@@ -200,6 +275,10 @@ class Decoder(nn.Module):
         self.decoder_rnn = nn.LSTMCell(config.attention_rnn_dim + enc, config.decoder_rnn_dim)
         self.frames = nn.Linear(config.decoder_rnn_dim + enc, config.n_mels * config.reduction)
         self.stop = nn.Linear(config.decoder_rnn_dim + enc, config.reduction)
+        # Training-time memory option (TrainConfig.checkpoint_attention): keep only each
+        # step's attention inputs and compute its (B, H, L, d) energies again in backward.
+        self.recompute_attention = False
+        self.compiled = False  # `compile_decoder_step` replaced `recurrence`
 
     def initial_state(self, memory: torch.Tensor) -> dict[str, torch.Tensor]:
         b, length, enc = memory.shape
@@ -213,17 +292,24 @@ class Decoder(nn.Module):
             "cumulative": zeros(b, c.attention_heads, length),
         }
 
-    def recurrence(self, prenet_out: torch.Tensor, state: dict, keys, values, mask):
+    def recurrence(self, prenet_out: torch.Tensor, state: dict, keys, values, mask,
+                   step_weights: StepWeights | None = None):
         """The sequential part of one step: attention LSTM, attention, decoder LSTM.
-        Returns the projection input (decoder state + context), the weights and the state."""
+        Returns the projection input (decoder state + context), the weights and the state.
+        With `step_weights` (training) the LSTM weights' gradients are summed over all steps
+        at once; the outputs are the same."""
         c = self.config
+        lstm = (lambda x, hc, cell: cell(x, hc)) if step_weights is None else step_weights.lstm_cell
         x = torch.cat([prenet_out, state["context"]], dim=-1)
-        att_h, att_c = self.attention_rnn(x, (state["att_h"], state["att_c"]))
+        att_h, att_c = lstm(x, (state["att_h"], state["att_c"]), self.attention_rnn)
         att_h = F.dropout(att_h, c.rnn_dropout, self.training)
-        context, weights = self.attention(att_h, keys, values, state["previous"],
-                                          state["cumulative"], mask)
-        dec_h, dec_c = self.decoder_rnn(torch.cat([att_h, context], -1),
-                                        (state["dec_h"], state["dec_c"]))
+        inputs = (att_h, keys, values, state["previous"], state["cumulative"], mask)
+        if self.recompute_attention and torch.is_grad_enabled():
+            context, weights = checkpoint(self.attention, *inputs, use_reentrant=False)
+        else:
+            context, weights = self.attention(*inputs)
+        dec_h, dec_c = lstm(torch.cat([att_h, context], -1), (state["dec_h"], state["dec_c"]),
+                            self.decoder_rnn)
         dec_h = F.dropout(dec_h, c.rnn_dropout, self.training)
         new_state = {"att_h": att_h, "att_c": att_c, "dec_h": dec_h, "dec_c": dec_c,
                      "context": context, "previous": weights,
@@ -312,10 +398,13 @@ class KokoroTTS(nn.Module):
         # projections run once over the whole sequence; only the recurrence is a loop.
         prenet_out = self.decoder.prenet(previous)                       # (B, T/r, P)
         state = self.decoder.initial_state(memory)
+        # A compiled step keeps PyTorch's own cells (the compiler fuses their work anyway).
+        deferred = torch.is_grad_enabled() and not self.decoder.compiled
+        step_weights = StepWeights() if deferred else None
         outs, weights = [], []
         for step in range(t // r):
             out, w, state = self.decoder.recurrence(prenet_out[:, step], state, keys, values,
-                                                    text_mask)
+                                                    text_mask, step_weights)
             outs.append(out)
             weights.append(w)
         frames, stops = self.decoder.project(torch.stack(outs, dim=1))    # (B, T/r, r, n_mels)
@@ -372,6 +461,49 @@ class KokoroTTS(nn.Module):
         mel = mel + self.postnet(mel, mask)
         return {"mel": self.denormalize(mel), "lengths": lengths, "stopped": stopped,
                 "stop_probs": torch.cat(stops, dim=1), "attention": torch.stack(weights, dim=1)}
+
+
+def compile_decoder_step(model: KokoroTTS) -> bool:
+    """`torch.compile` the decoder's per-step recurrence, where a GPU spends its time
+    launching a few dozen small kernels per step; the weights and outputs stay the same.
+    Returns False, with a warning, where this PyTorch or device cannot compile it (MPS, no
+    C++ compiler for the CPU, an older PyTorch): the model then runs as it is."""
+    import logging
+
+    device = next(model.parameters()).device
+    reason = None
+    if not hasattr(torch, "compile"):
+        reason = "this PyTorch has no torch.compile"
+    elif device.type == "mps":
+        reason = "torch.compile does not support MPS well enough"
+    if reason is None:
+        compiled = torch.compile(model.decoder.recurrence, dynamic=True)
+        try:
+            _try_compiled_step(model, compiled)
+        except Exception as exc:  # the compiler's errors have no common type
+            reason = f"compiling failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+    if reason is not None:
+        logging.getLogger(__name__).warning("decoder step not compiled: %s", reason)
+        return False
+    model.decoder.recurrence = compiled
+    model.decoder.compiled = True
+    return True
+
+
+def _try_compiled_step(model: KokoroTTS, compiled) -> None:
+    """Run `compiled` once forward and backward on a tiny batch, so a missing compiler or an
+    unsupported operation shows now, not in the middle of training. (Sizes of 2 and 3, not
+    1: the compiler specialises on size 1 and would compile again for real batches.)"""
+    c = model.config
+    device = next(model.parameters()).device
+    memory = torch.zeros(2, 3, c.encoder_hidden, device=device, requires_grad=True)
+    keys, values = model.decoder.attention.prepare(memory)
+    state = model.decoder.initial_state(memory)
+    prenet_out = torch.zeros(2, c.prenet_dims[-1], device=device)
+    mask = torch.ones(2, 3, dtype=torch.bool, device=device)
+    out, _, _ = compiled(prenet_out, state, keys, values, mask)
+    out.sum().backward()
+    model.zero_grad(set_to_none=True)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -70,7 +70,6 @@ from .device import (
 )
 from .evaluation import teacher_forced_scores
 from .losses import entropy_weight_at, tts_losses
-from .model import KokoroTTS
 from .runlog import (
     Callbacks,
     MetricsFile,
@@ -81,6 +80,7 @@ from .runlog import (
 )
 from .synthesis import SynthesisResult, speak_item
 from .training_setup import (
+    build_model,
     build_optimizer,
     corpus_datasets,
     front_end,
@@ -125,7 +125,7 @@ class Trainer:
                                log_floor=self.audio_config.log_floor)
         torch.manual_seed(config.seed)
         random.seed(config.seed)
-        self.model = KokoroTTS(self.model_config).to(self.device)
+        self.model = build_model(self.model_config, config, self.device)
         self.optimizer, self.scheduler = build_optimizer(self.model, config)
         self.scaler = make_grad_scaler(self.device, self.precision)
         self.metrics = MetricsFile(self.output / METRICS_NAME)

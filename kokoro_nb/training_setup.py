@@ -35,6 +35,7 @@ from .checkpoints import (
 )
 from .config import PRESET_TRAINING, SESSION_SETTINGS, AudioConfig, ModelConfig, TrainConfig, model_config
 from .corpus import TTSDataset, default_cache_dir, resolve_corpus_dir, split_items, validate_corpus
+from .model import KokoroTTS, compile_decoder_step
 from .text import RussianPhonemeProcessor
 
 # The run's log reads as one source, as the seed's does: "INFO:kokoro_nb.training:Loaded ...".
@@ -169,12 +170,20 @@ def front_end(config: TrainConfig, output: Path, checkpoint: dict | None, path: 
 
 def check_requested_model(config: TrainConfig, stored: ModelConfig, checkpoint: dict,
                           path: Path) -> None:
-    """A resumed run continues the checkpoint's model; asking for another is an error that
-    names the differences (inference-only settings may differ)."""
-    requested = asdict(model_config(config.preset, stored.vocab_size, **config.model_changes))
-    differences = [f"{name} {value} (checkpoint) vs {requested[name]} (this run)"
+    """A resumed run continues the checkpoint's model, also when its preset has been
+    redefined since (its stored config rules). Asking for another model, through another
+    preset or `model_changes`, is an error that names the differences; inference-only
+    settings may differ."""
+    if config.preset == checkpoint.get("train_config", {}).get("preset", config.preset):
+        changes = dict(config.model_changes)
+        if "prenet_dims" in changes:
+            changes["prenet_dims"] = tuple(changes["prenet_dims"])
+        requested = replace(stored, **changes)
+    else:
+        requested = model_config(config.preset, stored.vocab_size, **config.model_changes)
+    differences = [f"{name} {value} (checkpoint) vs {getattr(requested, name)} (this run)"
                    for name, value in asdict(stored).items()
-                   if name not in INFERENCE_ONLY and value != requested[name]]
+                   if name not in INFERENCE_ONLY and value != getattr(requested, name)]
     if differences:
         was = checkpoint.get("train_config", {}).get("preset", "?")
         raise ValueError(
@@ -209,6 +218,16 @@ def lr_factor(step: int, warmup_steps: int, half_life: int, min_ratio: float) ->
     warm = min(1.0, (step + 1) / max(1, warmup_steps))
     decay = 0.5 ** (max(0, step - warmup_steps) / max(1, half_life))
     return warm * max(min_ratio, decay)
+
+
+def build_model(model_config: ModelConfig, config: TrainConfig, device: torch.device
+                ) -> KokoroTTS:
+    """The network on `device`, with the run's memory and speed options."""
+    model = KokoroTTS(model_config).to(device)
+    model.decoder.recompute_attention = config.checkpoint_attention
+    if config.compile:
+        compile_decoder_step(model)
+    return model
 
 
 def build_optimizer(model: torch.nn.Module, config: TrainConfig

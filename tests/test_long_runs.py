@@ -226,3 +226,20 @@ def test_grad_accum_counts_optimiser_steps(tone_corpus, tmp_path):
     assert all(r["batches"] == 2 for r in records[:-1]) and records[-1]["batches"] in (1, 2)
     assert len(records) == -(-trainer_batches // 2)
     assert load_checkpoint_file(out / "checkpoint_epoch_1.pth")["global_step"] == len(records)
+
+
+def test_a_checkpoint_resumes_after_its_preset_was_redefined(tone_corpus, tmp_path, monkeypatch):
+    """Week-long runs outlive preset definitions (the default preset's attention and postnet
+    were narrowed once): the checkpoint's stored model config rules a resume."""
+    from kokoro_nb import config as config_module
+
+    settings = TrainConfig(corpus=str(tone_corpus), output=str(tmp_path / "run"),
+                           cache_dir=str(tmp_path / "cache"), preset="demo", batch_size=4,
+                           epochs=1, progress=False, threads=1)
+    Trainer(settings).train()
+    redefined = config_module.MODEL_PRESETS["demo"] | {"attention_dim": 32, "postnet_channels": 64}
+    monkeypatch.setitem(config_module.MODEL_PRESETS, "demo", redefined)
+    resumed = Trainer(TrainConfig(output=settings.output, epochs=2), resume="auto")
+    assert resumed.model_config.attention_dim == 64 and resumed.model_config.postnet_channels == 128
+    resumed.train()
+    assert load_checkpoint_file(tmp_path / "run" / "checkpoint_epoch_2.pth")["epoch"] == 2

@@ -257,3 +257,24 @@ def test_forward_and_infer_agree_when_fed_the_same_frames(changes):
     torch.testing.assert_close(torch.sigmoid(forced["stop_logits"]), free["stop_probs"])
     heads = model.config.attention_heads
     assert forced["attention_heads"].shape == (2, heads, 6, 7)
+
+
+def test_recomputed_attention_gives_the_same_outputs_and_gradients():
+    model = tiny_model()
+    model.train()
+    ids, stress, tl, mels, ml = batch_of([7, 5], [12, 8])
+
+    def run(recompute):
+        model.decoder.recompute_attention = recompute
+        model.zero_grad(set_to_none=True)
+        torch.manual_seed(3)  # the same dropout masks in both runs
+        out = model(ids, stress, tl, mels, ml)
+        (out["mel_post"].square().mean() + out["attention"].square().mean()).backward()
+        return out["mel_post"].detach(), [p.grad.clone() for p in model.parameters()
+                                          if p.grad is not None]
+
+    (kept, kept_grads), (again, again_grads) = run(False), run(True)
+    assert torch.equal(kept, again)
+    assert len(kept_grads) == len(again_grads) > 10
+    for a, b in zip(kept_grads, again_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)

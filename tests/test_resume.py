@@ -158,7 +158,7 @@ def test_resume_names_what_does_not_fit(corpus, tmp_path):
     checkpoint_path = find_latest_checkpoint(out)
 
     # Another architecture than the checkpoint's: the differing fields are named.
-    with pytest.raises(ValueError, match=r"attention_heads 1 \(checkpoint\) vs 4 .*--preset demo"):
+    with pytest.raises(ValueError, match=r"attention_heads 1 \(checkpoint\) vs 2 .*--preset demo"):
         Trainer(TrainConfig(**{**config.__dict__, "preset": "default", "epochs": 2}), resume="auto",
                 explicit={"preset", "epochs"})
     # Inference-only settings may change on resume.
