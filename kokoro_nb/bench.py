@@ -216,6 +216,7 @@ def _train_config_run(spec: dict) -> dict:
         times = _timings(step_and_sync, spec["repeats"])
         step = statistics.median(times)
         frames = int(batch["mel_lengths"].sum())
+        world = trainer.ranks.world_size
         result = {
             "preset": spec["preset"], "batch_size": spec["batch_size"],
             "precision": trainer.precision.name, "device": device.type,
@@ -229,6 +230,8 @@ def _train_config_run(spec: dict) -> dict:
             "peak_rss_mb": round(_peak_rss_mb(), 1),
             "repeats": spec["repeats"],
         }
+        if world > 1:  # under torchrun: every rank steps on a batch like this one
+            result |= {"ranks": world, "global_mel_frames_per_s": round(world * frames / step, 1)}
         if device.type == "cuda":
             result["peak_allocated_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
         elif device.type == "mps":
@@ -237,7 +240,14 @@ def _train_config_run(spec: dict) -> dict:
 
 
 def _in_fresh_process(fn, spec: dict) -> dict:
+    """`fn(spec)` in a new process, so that peak memory is its own; under torchrun in this
+    one (each rank is a process already, and the ranks must join the group once)."""
     import multiprocessing
+
+    from .distributed import launched_by_torchrun
+
+    if launched_by_torchrun():
+        return fn(spec)
 
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         return pool.apply(fn, (spec,))

@@ -87,7 +87,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     # A resume keeps the checkpoint's settings; only the flags given here change them.
     given = given_settings(TrainConfig, args)
-    Trainer(TrainConfig(**given), resume=args.resume, explicit=set(given)).train()
+    trainer = Trainer(TrainConfig(**given), resume=args.resume, explicit=set(given))
+    try:
+        trainer.train()
+    finally:
+        trainer.ranks.close()  # under torchrun: leave the process group
     return 0
 
 
@@ -223,13 +227,21 @@ def _cmd_preprocess(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run_bench
 
+    from .distributed import Ranks, launched_by_torchrun
+
     if (args.compare_ref or args.checkpoint_attention) and not args.shape:
         raise ValueError("--compare-ref and --checkpoint-attention go with --shape")
+    if launched_by_torchrun() and (args.only != ["training"] or args.shape):
+        raise ValueError("under torchrun the bench runs --only training (on demo-corpus "
+                         "clips, without --shape): every rank steps, global frames/s reported")
     result = run_bench(only=args.only, device=args.device, presets=args.preset,
                        batch_sizes=args.batch_size, repeats=args.repeats, threads=args.threads,
                        shape=args.shape, compare_ref=args.compare_ref,
                        checkpoint_attention=args.checkpoint_attention)
-    print(json.dumps(result, ensure_ascii=False, indent=None if args.json else 2))
+    ranks = Ranks.from_environment()
+    if ranks.is_main:
+        print(json.dumps(result, ensure_ascii=False, indent=None if args.json else 2))
+    ranks.close()
     return 0
 
 

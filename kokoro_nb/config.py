@@ -204,7 +204,8 @@ PRESET_TRAINING: dict[str, dict[str, float]] = {
 
 # Settings of one invocation, never inherited by a resume: where it writes, when this call
 # stops, and whether it may replace another run.
-SESSION_SETTINGS = frozenset({"output", "max_steps", "max_minutes", "overwrite"})
+SESSION_SETTINGS = frozenset({"output", "max_steps", "max_minutes", "overwrite",
+                              "ddp_timeout_minutes"})
 
 
 def setting(default: Any, help: str, short: str | None = None, cli: bool = True):
@@ -275,6 +276,9 @@ class TrainConfig:
     tensorboard: bool = setting(True, "TensorBoard logs in <output>/tensorboard: the metrics, "
                                       "validation alignments and spoken samples (view them "
                                       "with: tensorboard --logdir <output>/tensorboard)")
+    ddp_timeout_minutes: float = setting(
+        30.0, "under torchrun: how long a rank waits for the others (a collective, a save) "
+              "before it fails with an error instead of hanging")
     overwrite: bool = setting(False, "start a new run in an output directory that holds another "
                                      "run, deleting that run's checkpoints and metrics")
 

@@ -971,16 +971,33 @@ def batch_to_device(batch: dict, device: torch.device | str, non_blocking: bool 
             for k, v in batch.items()}
 
 
+def shard_batches(batches: list[list[int]], rank: int, world_size: int) -> list[list[int]]:
+    """Rank `rank`'s share of an epoch's batches when `world_size` processes train together:
+    round k gives batch k * world_size + r to rank r. Every rank gets the same number of
+    batches (the last round is filled up with the epoch's first batches again), and the
+    ranks' shares together hold each batch once, in rounds of the epoch's order, so a run
+    stopped after some rounds can resume with another number of ranks."""
+    if not 0 <= rank < world_size:
+        raise ValueError(f"rank {rank} is not in a world of {world_size}")
+    if world_size == 1 or not batches:
+        return list(batches)
+    rounds = -(-len(batches) // world_size)
+    return [batches[i % len(batches)] for i in range(rank, rounds * world_size, world_size)]
+
+
 class LengthBucketSampler(Sampler[list[int]]):
     """Batches of similar length (less padding, faster epochs), in a seeded random order.
 
     Each epoch: shuffle the indices, cut them into pools of ``batch_size * bucket_batches``,
     sort each pool by length, cut pools into batches, shuffle the batches. `set_epoch` makes
-    the order a function of (seed, epoch), so a resumed run sees the same batches.
+    the order a function of (seed, epoch), so a resumed run sees the same batches. With
+    `world_size` > 1 (torchrun) each rank gets its share (`shard_batches`): the order depends
+    on (seed, epoch) only, so all ranks agree on it.
     """
 
     def __init__(self, lengths: Sequence[int], batch_size: int, seed: int = 0,
-                 shuffle: bool = True, bucket_batches: int = 16, drop_last: bool = False) -> None:
+                 shuffle: bool = True, bucket_batches: int = 16, drop_last: bool = False,
+                 rank: int = 0, world_size: int = 1) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.lengths = list(lengths)
@@ -989,12 +1006,18 @@ class LengthBucketSampler(Sampler[list[int]]):
         self.shuffle = shuffle
         self.bucket_batches = bucket_batches
         self.drop_last = drop_last
+        self.rank, self.world_size = rank, world_size
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def batches(self) -> list[list[int]]:
+        """This rank's batches of the epoch."""
+        return shard_batches(self.epoch_batches(), self.rank, self.world_size)
+
+    def epoch_batches(self) -> list[list[int]]:
+        """All the epoch's batches, of all ranks."""
         indices = list(range(len(self.lengths)))
         rng = random.Random(self.seed * 1_000_003 + self.epoch)
         if self.shuffle:
@@ -1020,7 +1043,7 @@ class LengthBucketSampler(Sampler[list[int]]):
         for start in range(0, len(self.lengths), pool):
             size = min(pool, len(self.lengths) - start)
             count += size // self.batch_size if self.drop_last else -(-size // self.batch_size)
-        return count
+        return -(-count // self.world_size) if count else 0
 
 
 def split_items(items: Sequence[CorpusItem], val_fraction: float = 0.05, min_val: int = 4,

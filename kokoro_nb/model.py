@@ -278,6 +278,8 @@ class Decoder(nn.Module):
         # Training-time memory option (TrainConfig.checkpoint_attention): keep only each
         # step's attention inputs and compute its (B, H, L, d) energies again in backward.
         self.recompute_attention = False
+        # Training sums the LSTM weights' gradients over all steps at once (`StepWeights`).
+        self.defer_weight_gradients = True
         self.compiled = False  # `compile_decoder_step` replaced `recurrence`
 
     def initial_state(self, memory: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -399,7 +401,8 @@ class KokoroTTS(nn.Module):
         prenet_out = self.decoder.prenet(previous)                       # (B, T/r, P)
         state = self.decoder.initial_state(memory)
         # A compiled step keeps PyTorch's own cells (the compiler fuses their work anyway).
-        deferred = torch.is_grad_enabled() and not self.decoder.compiled
+        deferred = (torch.is_grad_enabled() and self.decoder.defer_weight_gradients
+                    and not self.decoder.compiled)
         step_weights = StepWeights() if deferred else None
         outs, weights = [], []
         for step in range(t // r):

@@ -41,23 +41,28 @@ def read_metrics(path: str | os.PathLike) -> list[dict]:
 
 
 class MetricsFile:
-    """Appends records to ``metrics.jsonl`` as JSON lines."""
+    """Appends records to ``metrics.jsonl`` as JSON lines (all but rank 0 under torchrun
+    make one with `enabled` false, which writes nothing)."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, enabled: bool = True) -> None:
         self.path = Path(path)
+        self.enabled = enabled
 
     def write(self, record: dict) -> None:
+        if not self.enabled:
+            return
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
 
     def remove(self) -> None:
         """A new run starts a new file."""
-        self.path.unlink(missing_ok=True)
+        if self.enabled:
+            self.path.unlink(missing_ok=True)
 
     def truncate_after(self, step: int) -> None:
         """Drop the records written after `step` (a resume writes them again); the file is
         replaced atomically."""
-        if not self.path.exists():
+        if not self.enabled or not self.path.exists():
             return
         kept = [json.dumps(r) for r in read_metrics(self.path) if r.get("step", 0) <= step]
         atomic_write_bytes(self.path, "".join(k + "\n" for k in kept).encode("utf-8"))

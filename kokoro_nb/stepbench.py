@@ -66,7 +66,8 @@ def synthetic_batch(batch_size: int, phonemes: int, frames: int, vocab_size: int
 def measure(preset: str, phonemes: int, frames: int, batch_size: int, device: str = "cpu",
             precision: str = "fp32", repeats: int = 3, warmup: int = 1,
             threads: int | None = None, changes: dict | None = None,
-            checkpoint_attention: bool = False, compile_step: bool = False) -> dict:
+            checkpoint_attention: bool = False, compile_step: bool = False,
+            deferred_gradients: bool = True) -> dict:
     """Median step time, mel frames per second and peak memory of one configuration."""
     import torch
 
@@ -74,14 +75,14 @@ def measure(preset: str, phonemes: int, frames: int, batch_size: int, device: st
         torch.set_num_threads(threads)
     KokoroTTS, model_config, losses = _api()
     from kokoro_nb.text import RussianPhonemeProcessor
-
     vocab = RussianPhonemeProcessor().get_vocab_size()
     torch.manual_seed(0)
     model = KokoroTTS(model_config(preset, vocab_size=vocab, **(changes or {}))).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.999), eps=1e-6,
                                  weight_decay=1e-6)
-    if checkpoint_attention:
-        model.decoder.recompute_attention = True  # an older version has no such option
+    # Options an older version may not have: setting them there changes nothing.
+    model.decoder.recompute_attention = checkpoint_attention
+    model.decoder.defer_weight_gradients = deferred_gradients  # off: step by step, as PyTorch
     if compile_step:
         from kokoro_nb.model import compile_decoder_step
 
@@ -103,16 +104,16 @@ def measure(preset: str, phonemes: int, frames: int, batch_size: int, device: st
         if torch.device(device).type == "cuda":
             torch.cuda.synchronize()
 
-    if torch.device(device).type == "cuda":
+    if torch.device(device).type == "cuda":  # the peak of the steps alone
         torch.cuda.reset_peak_memory_stats()
     warmup_s, times = _timed(step, warmup, repeats)
-    median = statistics.median(times)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    median, peak = statistics.median(times), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     result = {
         "preset": preset, "shape": f"{phonemes}x{frames}", "batch_size": batch_size,
         "device": device, "precision": precision, "threads": torch.get_num_threads(),
         "checkpoint_attention": checkpoint_attention, "compiled": compile_step,
-        "changes": changes or {}, "warmup_s": round(warmup_s, 2),
+        "deferred_gradients": deferred_gradients, "changes": changes or {},
+        "warmup_s": round(warmup_s, 2),
         "parameters": sum(p.numel() for p in model.parameters()),
         "median_step_s": round(median, 4), "min_step_s": round(min(times), 4),
         "mel_frames_per_s": round(batch_size * frames / median, 1),
@@ -162,13 +163,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint-attention", action="store_true")
     parser.add_argument("--compile", action="store_true", help="torch.compile the decoder step")
     parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--no-deferred-gradients", dest="deferred", action="store_false",
+                        help="the LSTM weight gradients step by step (no model.StepWeights)")
     args = parser.parse_args(argv)
     phonemes, frames = parse_shape(args.shape)
     print(json.dumps(measure(args.preset, phonemes, frames, args.batch_size, args.device,
                              args.precision, args.repeats, args.warmup, threads=args.threads,
                              changes=json.loads(args.changes),
                              checkpoint_attention=args.checkpoint_attention,
-                             compile_step=args.compile)))
+                             compile_step=args.compile, deferred_gradients=args.deferred)))
     return 0
 
 

@@ -45,12 +45,8 @@ from .checkpoints import (
     epoch_checkpoint_name,
     find_latest_checkpoint,
     interrupted_checkpoint_name,
-    load_weights,
     prune_checkpoints,
-    restore_rng_state,
-    resume_state,
     sample_wav_name,
-    training_checkpoint,
 )
 from .config import TrainConfig
 from .corpus import (
@@ -60,6 +56,7 @@ from .corpus import (
     batch_to_device,
     collate_batch,
 )
+from .distributed import Ranks, launched_by_torchrun
 from .device import (
     autocast,
     choose_device,
@@ -84,9 +81,8 @@ from .training_setup import (
     build_optimizer,
     corpus_datasets,
     front_end,
-    restore_learning_rate,
-    restore_optimization,
-    resume_position,
+    restore_run,
+    run_checkpoint,
     run_settings,
     set_mel_statistics,
 )
@@ -108,17 +104,19 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, resume: str | None = None,
                  explicit: set[str] | None = None) -> None:
+        self.ranks = ranks = Ranks.from_environment()  # one, unless launched by torchrun
         self.config, self.output, checkpoint, self.resume_path, changes = run_settings(
-            config, resume, explicit)
+            config, resume, explicit, writer=ranks.is_main)
         config = self.config
         if config.threads:
             torch.set_num_threads(config.threads)
-        self.device = choose_device(config.device)
+        self.device = ranks.join(choose_device(config.device), config.ddp_timeout_minutes)
         self.precision = choose_precision(self.device, config.amp)
         self.model_config, self.audio_config, self.processor = front_end(
-            config, self.output, checkpoint, self.resume_path)
-        self.corpus_dir, self.train_set, self.val_set = corpus_datasets(
-            config, self.audio_config, self.processor)
+            config, self.output, checkpoint, self.resume_path, writer=ranks.is_main)
+        with ranks.main_first():  # rank 0 checks the corpus and fills the caches
+            self.corpus_dir, self.train_set, self.val_set = corpus_datasets(
+                config, self.audio_config, self.processor)
         # How this run pads examples into a batch (a picklable partial, for loader workers).
         self.collate = partial(collate_batch, pad_id=self.processor.pad_id,
                                frames_multiple=self.model_config.reduction,
@@ -126,9 +124,11 @@ class Trainer:
         torch.manual_seed(config.seed)
         random.seed(config.seed)
         self.model = build_model(self.model_config, config, self.device)
+        if ranks.rank:  # the other ranks' dropout differs from rank 0's
+            torch.manual_seed(config.seed + 1000 * ranks.rank)
         self.optimizer, self.scheduler = build_optimizer(self.model, config)
         self.scaler = make_grad_scaler(self.device, self.precision)
-        self.metrics = MetricsFile(self.output / METRICS_NAME)
+        self.metrics = MetricsFile(self.output / METRICS_NAME, enabled=ranks.is_main)
         self.epoch = 0              # completed epochs
         self.global_step = 0        # optimiser steps taken (skipped ones included)
         self.batches_done = 0       # batches of the epoch in progress already trained
@@ -136,35 +136,28 @@ class Trainer:
         self.epoch_losses: list[float] = []  # finite step losses of the epoch in progress
         self.nonfinite_in_row = 0
         self.stop_reason: str | None = None
+        self.stopped_by_signal = False
         self.last_val_attention: torch.Tensor | None = None
         if checkpoint is not None:
-            self._restore(checkpoint, changes)
+            restore_run(self, checkpoint, changes)
         else:  # a new run: mel statistics from the training set, a fresh metrics file
             set_mel_statistics(self.model, self.train_set)
             self.metrics.remove()
-
-    def _restore(self, checkpoint: dict, changes: list[str]) -> None:
-        load_weights(self.model, checkpoint["model"], self.resume_path)
-        restore_optimization(checkpoint, self.optimizer, self.scheduler, self.scaler)
-        (self.epoch, self.global_step, self.batches_done, self.last_loss, self.epoch_losses,
-         self.best_val_loss) = resume_position(checkpoint, self.config)
-        restore_learning_rate(checkpoint, self.config, self.optimizer, self.scheduler,
-                              self.global_step)
-        if changes:
-            log.info("Resume changes: %s", "; ".join(changes))
-        restore_rng_state(checkpoint.get("rng", {}), self.device)
-        self.metrics.truncate_after(self.global_step)
+        self.network = ranks.wrap(self.model, self.device)  # what trains: DDP under torchrun
 
     # ----------------------------------------------------------------- one step
     def loader(self, dataset: TTSDataset, batches: list[list[int]]) -> DataLoader:
         return batch_loader(dataset, batches, self.collate, self.config.num_workers,
                             self.config.seed, pin_memory=self.device.type == "cuda")
 
-    def forward_losses(self, batch: dict) -> tuple[dict, dict]:
-        """Teacher-forced outputs and losses of a batch already on the device."""
+    def forward_losses(self, batch: dict, network: torch.nn.Module | None = None
+                       ) -> tuple[dict, dict]:
+        """Teacher-forced outputs and losses of a batch already on the device, through
+        `network` (default: the model as it trains, DDP-wrapped under torchrun)."""
         with autocast(self.device, self.precision):
-            outputs = self.model(batch["ids"], batch["stress"], batch["text_lengths"],
-                                 batch["mels"], batch["mel_lengths"])
+            outputs = (network or self.network)(batch["ids"], batch["stress"],
+                                                batch["text_lengths"], batch["mels"],
+                                                batch["mel_lengths"])
         losses = tts_losses(outputs, batch, self.model_config.reduction, self.config,
                             entropy_weight_at(self.config, self.global_step))
         return outputs, losses
@@ -177,7 +170,8 @@ class Trainer:
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         on_device = [batch_to_device(b, self.device, non_blocking=True) for b in batches]
-        totals, finite = accumulate_gradients(on_device, self.forward_losses, self.scaler)
+        totals, finite = accumulate_gradients(on_device, self.forward_losses, self.scaler,
+                                              self.ranks, self.network)
         grad_norm, skipped = torch.tensor(float("nan")), not finite
         if finite:
             grad_norm, skipped = clip_and_update(self.model, self.optimizer, self.scaler,
@@ -196,13 +190,15 @@ class Trainer:
     @torch.no_grad()
     def validate(self) -> dict:
         """Teacher-forced losses and attention metrics on the validation items, averaged per
-        item; keeps the first item's attention in `last_val_attention`."""
+        item; keeps the first item's attention in `last_val_attention`. Under torchrun rank 0
+        validates alone, with the model itself (not its DDP wrapper)."""
         self.model.eval()
         batches = LengthBucketSampler(self.val_set.frame_lengths(), self.config.batch_size,
                                       shuffle=False).batches()
         on_device = (batch_to_device(b, self.device) for b in self.loader(self.val_set, batches))
         scores, self.last_val_attention = teacher_forced_scores(
-            on_device, self.forward_losses, self.model_config.reduction)
+            on_device, partial(self.forward_losses, network=self.model),
+            self.model_config.reduction)
         self.model.train()
         return scores
 
@@ -214,14 +210,19 @@ class Trainer:
         `on_step` gets every metrics record as written ("train" per step, "val" per
         validation); `callbacks` (`runlog.TrainingCallback`) get more."""
         config = self.config
-        hooks = run_callbacks(config, self.output, on_step, callbacks)
+        hooks = run_callbacks(config, self.output, on_step, callbacks, self.ranks.is_main)
         log.info("Starting training on device: %s", self.device.type)
         log.info("Device: %s; precision: %s", describe_device(self.device), self.precision.name)
         log.info("Training from epoch %d to %d", self.epoch + 1, config.epochs)
         sampler = LengthBucketSampler(self.train_set.frame_lengths(), config.batch_size,
-                                      seed=config.seed)
+                                      seed=config.seed, rank=self.ranks.rank,
+                                      world_size=self.ranks.world_size)
+        if self.ranks.world_size > 1:
+            log.info("%d ranks: each trains %d batches of %d per epoch (a global batch of %d)",
+                     self.ranks.world_size, len(sampler), config.batch_size,
+                     config.batch_size * config.grad_accum * self.ranks.world_size)
         started = time.time()
-        with StopSignals() as stop:
+        with StopSignals(repeat_stops_at_once=not launched_by_torchrun()) as stop:
             for epoch in range(self.epoch + 1, config.epochs + 1):
                 sampler.set_epoch(epoch)
                 epoch_loss = self._train_epoch(epoch, sampler.batches(), stop, hooks)
@@ -232,7 +233,7 @@ class Trainer:
                     break
         if self.stop_reason:
             log.info("Stopping early: %s", self.stop_reason)
-        if stop.signum is not None:  # not finished: the interrupted checkpoint is the result
+        if self.stopped_by_signal:  # not finished: the interrupted checkpoint is the result
             return find_latest_checkpoint(self.output)
         return self.save(FINAL_NAME, with_optimizer=False)
 
@@ -271,9 +272,12 @@ class Trainer:
 
     def _stop_after_step(self, stop: StopSignals, batch: dict) -> str | None:
         """Why training stops after this step (None: it goes on), with a mid-epoch checkpoint
-        to resume from. Too many non-finite steps in a row raise."""
-        if stop.signum is not None:
-            reason = f"{signal.Signals(stop.signum).name} received"
+        to resume from. Too many non-finite steps in a row raise. Under torchrun a signal
+        to any rank stops them all after this step."""
+        self.stopped_by_signal = self.ranks.any(stop.signum is not None, self.device)
+        if self.stopped_by_signal:
+            reason = (f"{signal.Signals(stop.signum).name} received" if stop.signum is not None
+                      else "another rank received a stop signal")
         elif self.config.max_steps is not None and self.global_step >= self.config.max_steps:
             reason = f"max_steps {self.config.max_steps} reached"
         elif self.nonfinite_in_row >= self.config.max_nonfinite_steps:
@@ -286,48 +290,33 @@ class Trainer:
     def _end_epoch(self, epoch: int, epoch_loss: float, started: float,
                    hooks: TrainingCallback) -> None:
         """An epoch is complete: log it, validate (and listen to a validation sentence), keep
-        the best model, and save a checkpoint when one is due."""
+        the best model, and save a checkpoint when one is due. Under torchrun rank 0 decides
+        (it validates, and its clock counts) and the others follow."""
         self.epoch, self.batches_done, self.last_loss = epoch, 0, epoch_loss
         log.info("Epoch %d completed. Average loss: %.3f", epoch, epoch_loss)
-        val = self.validate()
-        sample = speak_item(self.model, self.processor, self.audio_config, self.val_set.items[0])
-        record = {"type": "val", "step": self.global_step, "epoch": epoch,
-                  "elapsed_s": round(time.time() - started, 1), **val,
-                  "sample_stopped": sample.stopped, "sample_duration_s": round(sample.duration_s, 3)}
-        self.metrics.write(record)
-        hooks.record(record)
-        hooks.validated(record, self.last_val_attention, sample)
-        log.info("Validation: %s", describe_validation(record, self.val_set.items[0].duration_s))
-        loss = val["val_postnet"]  # the mel the vocoder hears
-        if math.isfinite(loss) and not loss >= self.best_val_loss:  # lower, or the first
-            self.best_val_loss = loss
-            self.save(BEST_NAME, with_optimizer=False)
+        sample, best = (validate_and_listen(self, epoch, started, hooks) if self.ranks.is_main
+                        else (None, False))
         minutes = self.config.max_minutes
         if minutes is not None and time.time() - started > minutes * 60:
             self.stop_reason = f"max_minutes {minutes} reached"
+        best, self.best_val_loss, self.stop_reason = self.ranks.from_main(
+            (best, self.best_val_loss, self.stop_reason))
+        if best:
+            self.save(BEST_NAME, with_optimizer=False)
         if epoch % self.config.save_every == 0 or epoch == self.config.epochs or self.stop_reason:
             self.save_checkpoint(sample)
 
     # ----------------------------------------------------------------- saving
-    def checkpoint_state(self, with_optimizer: bool = True) -> dict:
-        """This run as a checkpoint (`checkpoints.training_checkpoint`): with the optimizer,
-        everything an exact resume needs; without, a model for synthesis."""
-        progress = {"epoch": self.epoch, "batch_index": self.batches_done,
-                    "global_step": self.global_step, "loss": self.last_loss,
-                    "epoch_losses": list(self.epoch_losses), "best_val_loss": self.best_val_loss}
-        resume = (resume_state(self.optimizer, self.scheduler, self.scaler, self.device)
-                  if with_optimizer else None)
-        return training_checkpoint(self.model, self.processor, self.model_config,
-                                   self.audio_config, self.config, progress, resume)
-
     def save_checkpoint(self, sample: SynthesisResult | None = None) -> Path:
         """The epoch's checkpoint, its validation alignment PNG and spoken sample; then the
         checkpoints retention no longer keeps are deleted (after the new one is written)."""
         path = self.save(epoch_checkpoint_name(self.epoch))
-        write_epoch_extras(self.output, self.epoch, self.global_step, self.last_val_attention,
-                           sample)
-        for old in prune_checkpoints(self.output, self.config.keep_last, protect=path):
-            log.info("Checkpoint deleted (--keep-last %d): %s", self.config.keep_last, old.name)
+        if self.ranks.is_main:
+            write_epoch_extras(self.output, self.epoch, self.global_step,
+                               self.last_val_attention, sample)
+            for old in prune_checkpoints(self.output, self.config.keep_last, protect=path):
+                log.info("Checkpoint deleted (--keep-last %d): %s", self.config.keep_last,
+                         old.name)
         return path
 
     def save_interrupted(self) -> Path:
@@ -337,18 +326,46 @@ class Trainer:
 
     def save(self, name: str, with_optimizer: bool = True) -> Path:
         """This run as a checkpoint, or without the optimizer as a model alone (the final
-        model, best.pth), written atomically into the output directory."""
-        path = atomic_torch_save(self.checkpoint_state(with_optimizer), self.output / name)
-        kind = "Checkpoint" if with_optimizer else "Final model" if name == FINAL_NAME else "Model"
-        log.info("%s saved: %s", kind, path)
+        model, best.pth), written atomically into the output directory: by rank 0 under
+        torchrun, while the others wait."""
+        state, path = run_checkpoint(self, with_optimizer), self.output / name
+        if self.ranks.is_main:
+            atomic_torch_save(state, path)
+            kind = ("Checkpoint" if with_optimizer else "Final model" if name == FINAL_NAME
+                    else "Model")
+            log.info("%s saved: %s", kind, path)
+        self.ranks.barrier()
         return path
 
 
+def validate_and_listen(trainer: Trainer, epoch: int, started: float, hooks: TrainingCallback
+                        ) -> tuple[SynthesisResult, bool]:
+    """The epoch's validation and its spoken sample, logged and reported; returns the sample
+    and whether the model is the best so far (its validation loss the lowest)."""
+    val = trainer.validate()
+    first = trainer.val_set.items[0]
+    sample = speak_item(trainer.model, trainer.processor, trainer.audio_config, first)
+    record = {"type": "val", "step": trainer.global_step, "epoch": epoch,
+              "elapsed_s": round(time.time() - started, 1), **val,
+              "sample_stopped": sample.stopped, "sample_duration_s": round(sample.duration_s, 3)}
+    trainer.metrics.write(record)
+    hooks.record(record)
+    hooks.validated(record, trainer.last_val_attention, sample)
+    log.info("Validation: %s", describe_validation(record, first.duration_s))
+    loss = val["val_postnet"]  # the mel the vocoder hears
+    best = math.isfinite(loss) and not loss >= trainer.best_val_loss  # lower, or the first
+    if best:
+        trainer.best_val_loss = loss
+    return sample, best
+
+
 def run_callbacks(config: TrainConfig, output: Path, on_step: Callable[[dict], None] | None,
-                  extra: list[TrainingCallback]) -> Callbacks:
+                  extra: list[TrainingCallback], main: bool = True) -> Callbacks:
     """What a run reports to: the progress bar (unless ``progress`` is off), TensorBoard in
     ``<output>/tensorboard`` (unless ``tensorboard`` is off), the caller's callbacks, and
-    `on_step` for every metrics record."""
+    `on_step` for every metrics record. Under torchrun only rank 0 (`main`) reports."""
+    if not main:
+        return Callbacks([])
     return Callbacks([*([ProgressBar()] if config.progress else []),
                       *([TensorBoardLogger(output / TENSORBOARD_DIR)] if config.tensorboard else []),
                       *extra, *([RecordCallback(on_step)] if on_step else [])])
@@ -396,19 +413,25 @@ class NonFiniteTrainingError(RuntimeError):
             f"items, then resume from {checkpoint}")
 
 
-def accumulate_gradients(batches: list[dict], forward, scaler) -> tuple[dict[str, float], bool]:
+def accumulate_gradients(batches: list[dict], forward, scaler, ranks: Ranks | None = None,
+                         network: torch.nn.Module | None = None) -> tuple[dict[str, float], bool]:
     """Backward of each batch's loss / len(batches) (scaled for fp16 when there is a scaler):
     the gradients of their mean. Returns the mean losses and whether all were finite (it
-    stops at the first that is not, before its backward)."""
+    stops at the first that is not, before its backward). Under torchrun the losses are
+    the means over the ranks, so all ranks see the same NaN and skip together, and DDP
+    all-reduces the gradients once, in the last batch's backward."""
+    ranks = ranks or Ranks()
     totals: dict[str, float] = {}
-    for batch in batches:
-        _, losses = forward(batch)
-        for key, value in losses.items():
-            totals[key] = totals.get(key, 0.0) + float(value.detach()) / len(batches)
-        if not bool(torch.isfinite(losses["total"])):
-            return totals, False
-        loss = losses["total"] / len(batches)
-        (scaler.scale(loss) if scaler is not None else loss).backward()
+    for index, batch in enumerate(batches):
+        with ranks.accumulating(network, last=index == len(batches) - 1):
+            _, losses = forward(batch)
+            means = ranks.mean(losses)
+            for key, value in means.items():
+                totals[key] = totals.get(key, 0.0) + value / len(batches)
+            if not math.isfinite(means["total"]):
+                return totals, False
+            loss = losses["total"] / len(batches)
+            (scaler.scale(loss) if scaler is not None else loss).backward()
     return totals, True
 
 
@@ -443,15 +466,20 @@ def advance_schedule(scheduler) -> None:
 class StopSignals:
     """While active, SIGINT (Ctrl-C, a notebook's interrupt) and SIGTERM (`kill`, a job
     scheduler) only set `signum`: the loop stops after the current step with a resumable
-    checkpoint. A second signal stops at once. Outside the main thread (where Python cannot
-    install handlers) nothing changes."""
+    checkpoint. A second signal stops at once, unless `repeat_stops_at_once` is off: under
+    torchrun, whose launcher passes on to its workers the signal they may already have got
+    (from a job scheduler or a terminal, which signal the whole process group). Outside
+    the main thread (where Python cannot install handlers) nothing changes."""
 
-    def __init__(self) -> None:
+    def __init__(self, repeat_stops_at_once: bool = True) -> None:
         self.signum: int | None = None
+        self.repeat_stops_at_once = repeat_stops_at_once
         self._previous: dict = {}
 
     def _request_stop(self, signum, _frame) -> None:
         if self.signum is not None:
+            if not self.repeat_stops_at_once:
+                return
             raise KeyboardInterrupt
         self.signum = signum
         log.warning("Received %s: stopping after this step with a checkpoint",

@@ -30,8 +30,13 @@ from .checkpoints import (
     list_checkpoints,
     load_checkpoint_file,
     load_processor,
+    load_weights,
     remove_stale_temp_files,
+    restore_rng_state,
+    resume_state,
+    rng_state,
     save_processor,
+    training_checkpoint,
 )
 from .config import PRESET_TRAINING, SESSION_SETTINGS, AudioConfig, ModelConfig, TrainConfig, model_config
 from .corpus import TTSDataset, default_cache_dir, resolve_corpus_dir, split_items, validate_corpus
@@ -45,11 +50,13 @@ log = logging.getLogger("kokoro_nb.training")
 INFERENCE_ONLY = frozenset({"max_decoder_steps", "stop_threshold", "prenet_dropout_at_inference"})
 
 
-def prepare_output_dir(output: str) -> Path:
-    """The output directory, created, without the temp files of writes a crash interrupted."""
+def prepare_output_dir(output: str, writer: bool = True) -> Path:
+    """The output directory, created, without the temp files of writes a crash interrupted
+    (the `writer`'s job: under torchrun, rank 0's)."""
     path = Path(output)
     path.mkdir(parents=True, exist_ok=True)
-    remove_stale_temp_files(path)
+    if writer:
+        remove_stale_temp_files(path)
     return path
 
 
@@ -80,16 +87,18 @@ def load_resume_checkpoint(output: Path, resume: str | None) -> tuple[dict | Non
 RUN_FILE_PATTERNS = ("alignment_epoch_*.png", "sample_epoch_*.wav", TENSORBOARD_DIR)
 
 
-def run_settings(config: TrainConfig, resume: str | None, explicit: set[str] | None
+def run_settings(config: TrainConfig, resume: str | None, explicit: set[str] | None,
+                 writer: bool = True
                  ) -> tuple[TrainConfig, Path, dict | None, Path | None, list[str]]:
     """Where and with which settings a run goes on: its config (the checkpoint's when
     resuming, see `resumed_config`; `explicit` None means the fields that differ from the
     defaults), output directory, checkpoint (None for a new run), its path, and the
-    settings the resume changes."""
-    output = prepare_output_dir(config.output)
+    settings the resume changes. Only the `writer` (rank 0 under torchrun) claims or
+    cleans the output directory."""
+    output = prepare_output_dir(config.output, writer)
     checkpoint, path = load_resume_checkpoint(output, resume)
     if checkpoint is None:
-        if resume is None:
+        if resume is None and writer:
             claim_output_dir(output, config.overwrite)
         return config, output, None, None, []
     explicit = explicit_settings(config) if explicit is None else set(explicit)
@@ -150,11 +159,11 @@ def _shown(config: TrainConfig, name: str) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def front_end(config: TrainConfig, output: Path, checkpoint: dict | None, path: Path | None
-              ) -> tuple[ModelConfig, AudioConfig, RussianPhonemeProcessor]:
-    """Model config, audio config and phoneme processor of the run; the processor is saved
-    beside the checkpoints. A new run reuses an existing phoneme_processor.pkl (a custom
-    front end prepared for this output directory)."""
+def front_end(config: TrainConfig, output: Path, checkpoint: dict | None, path: Path | None,
+              writer: bool = True) -> tuple[ModelConfig, AudioConfig, RussianPhonemeProcessor]:
+    """Model config, audio config and phoneme processor of the run; the `writer` saves the
+    processor beside the checkpoints. A new run reuses an existing phoneme_processor.pkl (a
+    custom front end prepared for this output directory)."""
     if checkpoint is not None:
         model_cfg, audio_config, processor = checkpoint_parts(checkpoint, path)
         check_requested_model(config, model_cfg, checkpoint, path)
@@ -164,7 +173,8 @@ def front_end(config: TrainConfig, output: Path, checkpoint: dict | None, path: 
                      else RussianPhonemeProcessor())
         model_cfg = model_config(config.preset, processor.get_vocab_size(), **config.model_changes)
         audio_config = AudioConfig()
-    save_processor(processor, output / PROCESSOR_NAME)
+    if writer:
+        save_processor(processor, output / PROCESSOR_NAME)
     return model_cfg, audio_config, processor
 
 
@@ -225,6 +235,9 @@ def build_model(model_config: ModelConfig, config: TrainConfig, device: torch.de
     """The network on `device`, with the run's memory and speed options."""
     model = KokoroTTS(model_config).to(device)
     model.decoder.recompute_attention = config.checkpoint_attention
+    # Summing the LSTM weight gradients over all steps at once saves a third of a CPU step,
+    # but costs a GPU (launch-bound: more, smaller kernels per step) 15-45% (README).
+    model.decoder.defer_weight_gradients = device.type == "cpu"
     if config.compile:
         compile_decoder_step(model)
     return model
@@ -249,14 +262,17 @@ def restore_optimization(checkpoint: dict, optimizer, scheduler, scaler) -> None
         scaler.load_state_dict(checkpoint["scaler"])
 
 
-def resume_position(checkpoint: dict, config: TrainConfig
+def resume_position(checkpoint: dict, config: TrainConfig, world_size: int = 1
                     ) -> tuple[int, int, int, float, list[float], float]:
-    """(completed epochs, global step, batches of the next epoch done, last epoch loss, the
-    step losses of the epoch in progress, best validation loss). A stop inside an epoch
-    resumes at its next batch, unless the batch size changed: then the batches are not the
-    same and the epoch restarts."""
+    """(completed epochs, global step, this rank's batches of the next epoch done, last
+    epoch loss, the step losses of the epoch in progress, best validation loss). A stop
+    inside an epoch resumes at its next batch, unless the batch size changed: then the
+    batches are not the same and the epoch restarts. The checkpoint counts the batches of
+    all ranks (`batch_index`); `world_size` ranks go on after as many whole rounds of
+    theirs (`corpus.shard_batches`): with another rank count, up to world_size - 1 batches
+    are trained again."""
     epoch, step = int(checkpoint["epoch"]), int(checkpoint["global_step"])
-    batches_done = int(checkpoint.get("batch_index", 0))
+    batches_done = int(checkpoint.get("batch_index", 0)) // world_size
     if batches_done and checkpoint.get("train_config", {}).get("batch_size") != config.batch_size:
         log.warning("The checkpoint stopped inside epoch %d, but the batch size changed: "
                     "that epoch restarts from its first batch", epoch + 1)
@@ -285,3 +301,53 @@ def restore_learning_rate(checkpoint: dict, config: TrainConfig, optimizer, sche
     for group in optimizer.param_groups:
         group["initial_lr"] = learning_rate
         group["lr"] = learning_rate * factor
+
+
+def rank_random_state(checkpoint: dict, rank: int, world_size: int) -> dict:
+    """The random state this rank resumes with: its own when the checkpoint was written by
+    as many ranks (an exact resume), else rank 0's for rank 0 and none (the run's seeding)
+    for the others."""
+    states = checkpoint.get("rng_ranks")
+    if states and len(states) == world_size:
+        return states[rank]
+    if states or world_size > 1:
+        log.info("The checkpoint was written by %d rank(s), this run has %d: ranks other than "
+                 "0 start new random streams", len(states or [None]), world_size)
+    return checkpoint.get("rng", {}) if rank == 0 else {}
+
+
+def restore_run(trainer, checkpoint: dict, changes: list[str]) -> None:
+    """A new `Trainer` takes up the checkpoint's run: weights, optimiser, schedule, position,
+    learning rate, this rank's random state; metrics after the checkpoint's step go."""
+    load_weights(trainer.model, checkpoint["model"], trainer.resume_path)
+    restore_optimization(checkpoint, trainer.optimizer, trainer.scheduler, trainer.scaler)
+    (trainer.epoch, trainer.global_step, trainer.batches_done, trainer.last_loss,
+     trainer.epoch_losses, trainer.best_val_loss) = resume_position(
+        checkpoint, trainer.config, trainer.ranks.world_size)
+    restore_learning_rate(checkpoint, trainer.config, trainer.optimizer, trainer.scheduler,
+                          trainer.global_step)
+    if changes:
+        log.info("Resume changes: %s", "; ".join(changes))
+    ranks = trainer.ranks
+    restore_rng_state(rank_random_state(checkpoint, ranks.rank, ranks.world_size),
+                      trainer.device)
+    trainer.metrics.truncate_after(trainer.global_step)
+
+
+def run_checkpoint(trainer, with_optimizer: bool = True) -> dict:
+    """A `Trainer`'s run as a checkpoint (`checkpoints.training_checkpoint`): with the
+    optimizer, everything an exact resume needs; without, a model for synthesis. Under
+    torchrun every rank must call it (it gathers their random states)."""
+    world = trainer.ranks.world_size  # batch_index counts the batches of all ranks
+    progress = {"epoch": trainer.epoch, "batch_index": trainer.batches_done * world,
+                "global_step": trainer.global_step, "loss": trainer.last_loss,
+                "epoch_losses": list(trainer.epoch_losses),
+                "best_val_loss": trainer.best_val_loss, "world_size": world}
+    resume = None
+    if with_optimizer:
+        resume = resume_state(trainer.optimizer, trainer.scheduler, trainer.scaler,
+                              trainer.device)
+        if world > 1:  # every rank's random state: the same rank count resumes exactly
+            resume["rng_ranks"] = trainer.ranks.gather(rng_state(trainer.device))
+    return training_checkpoint(trainer.model, trainer.processor, trainer.model_config,
+                               trainer.audio_config, trainer.config, progress, resume)

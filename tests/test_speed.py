@@ -71,3 +71,39 @@ def test_compiled_decoder_step_gives_the_eager_loss_on_cpu():
     compiled, compiled_grad = loss()
     torch.testing.assert_close(compiled, eager, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(compiled_grad, eager_grad, rtol=1e-3, atol=1e-5)
+
+
+def test_deferred_weight_gradients_are_the_step_by_step_ones():
+    """`model.StepWeights` sums the LSTM weight gradients over all decoder steps at once; every
+    parameter's gradient must be the one the step-by-step backward gives."""
+    torch.manual_seed(0)
+    model = KokoroTTS(model_config("demo", VOCAB, prenet_dropout=0.0, dropout=0.0,
+                                   rnn_dropout=0.0)).train()
+    ids = torch.randint(3, VOCAB, (3, 11))
+    lengths, frames = torch.tensor([11, 8, 5]), torch.tensor([24, 18, 12])
+
+    def gradients(deferred):
+        model.decoder.defer_weight_gradients = deferred
+        model.zero_grad(set_to_none=True)
+        out = model(ids, torch.zeros_like(ids), lengths, torch.randn(3, 24, 80).abs(), frames)
+        (out["mel_post"].square().mean() + out["stop_logits"].mean()).backward()
+        return {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+
+    torch.manual_seed(1)
+    deferred = gradients(True)
+    torch.manual_seed(1)
+    plain = gradients(False)
+    assert deferred.keys() == plain.keys()
+    assert "decoder.attention_rnn.weight_hh" in plain
+    for name, grad in plain.items():
+        torch.testing.assert_close(deferred[name], grad, rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_weight_gradients_are_deferred_on_the_cpu_only():
+    from kokoro_nb.config import TrainConfig
+    from kokoro_nb.training_setup import build_model
+
+    config = model_config("demo", VOCAB)
+    assert build_model(config, TrainConfig(), torch.device("cpu")).decoder.defer_weight_gradients
+    on_gpu_like = build_model(config, TrainConfig(), torch.device("meta"))  # CUDA, MPS: off
+    assert not on_gpu_like.decoder.defer_weight_gradients
