@@ -176,6 +176,11 @@ def test_two_ranks_train_write_once_resume_exactly_and_load_in_one_process(
     records = step_records(single)
     assert [r["epoch"] for r in records[-2:]] == [5, 6] and records[-1]["step"] == 16
 
+    # And two ranks continue the single process's checkpoint.
+    torchrun(tone_corpus, single, cache, "--resume", "auto", "--max-steps", "18")
+    assert [r["step"] for r in step_records(single)] == list(range(1, 19))
+    assert load_checkpoint_file(single / "checkpoint_epoch_5_step_18.pth")["world_size"] == 2
+
 
 def rank_pid(launcher_pid: int, rank: int) -> int | None:
     """The pid of torchrun's worker of `rank` (Linux: read from /proc)."""
