@@ -21,6 +21,8 @@ SOURCE_COLOURS = {
     "heuristic": "#d62728",
     "monosyllable": "#7f7f7f",
     "none": "#bbbbbb",
+    "clitic": "#dddddd",
+    "phrase": "#17becf",
 }
 
 

@@ -13,16 +13,8 @@
 #
 #   OUT=/tmp/out TRAIN_MINUTES=1.5 bash scripts/gpu_ddp_checks.sh
 set -uo pipefail
-OUT="${OUT:-./gpu_checks}"
 TRAIN_MINUTES="${TRAIN_MINUTES:-1.5}"
-mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1
-if ls .whl/*.whl >/dev/null 2>&1; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-        --target /tmp/site .whl/*.whl && export PYTHONPATH="/tmp/site:$PWD"
-else
-    export PYTHONPATH="$PWD"
-fi
+source "$(dirname "$0")/gpu_env.sh"
 exec > >(tee -a "$OUT/all.log") 2>&1
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
 python3 -c "import torch; print('torch', torch.__version__, torch.version.cuda, 'gpus', torch.cuda.device_count())"

@@ -5,17 +5,9 @@
 #
 #   OUT=/tmp/out SHAPE=100x400 BATCH=16 bash scripts/gpu_speed_checks.sh
 set -uo pipefail
-OUT="${OUT:-./gpu_checks}"
 SHAPE="${SHAPE:-100x400}"
 BATCH="${BATCH:-16}"
-mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1
-if ls .whl/*.whl >/dev/null 2>&1; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-        --target /tmp/site .whl/*.whl && export PYTHONPATH="/tmp/site:$PWD"
-else
-    export PYTHONPATH="$PWD"
-fi
+source "$(dirname "$0")/gpu_env.sh"
 run() {  # preset precision [--compile]
     python3 -m kokoro_nb.stepbench --device cuda --shape "$SHAPE" --batch-size "$BATCH" \
         --repeats 5 --warmup 2 --preset "$1" --precision "$2" "${@:3}" \

@@ -482,6 +482,7 @@ def test_every_rule_changes_each_of_its_examples(processor):
 G2P_DIGESTS = {
     1: "a12525917b32e6b571f8bff73f8fa8c98fa511228d53e7f05fede480468c95e3",
     2: "cbedd54d748d9a6f048dac910a1214751635ef6373ac2c41a3cd85dee3562fc7",  # -ная/-ное/-ные
+    3: "0e61ebe2dedf67b320cfd02a36b93e0ff676914f3e7a384bd2c87af9c79524c0",  # clitics (phrase.py)
 }
 
 

@@ -74,7 +74,8 @@ from .stress import (
 # table, the lexicon, the heuristics or the inventory): caches of text features key on it.
 # 2: the heuristic tier stresses -ная/-ное/-ные adjectives on the root, the third syllable
 #    from the end (`stress.seed_heuristic_stress`).
-G2P_VERSION = 2
+# 3: clitics are read unstressed, within one phonological word with their host (`phrase.py`).
+G2P_VERSION = 3
 
 # --------------------------------------------------------------------------- rule switches
 
@@ -92,6 +93,10 @@ class PhonemeRules:
     vowel_reduction: bool = True
     final_devoicing: bool = True
     voicing_assimilation: bool = True
+    # Clitics (prepositions, не, и, же, ...) read unstressed with the word they lean on
+    # (`phrase.py`); off in processors saved before it existed, so their models read on as
+    # they were trained.
+    clitics: bool = True
     # Transcription style (the presets differ here).
     pretonic_ao: str = "ə"          # first pretonic / word-initial а, о after a hard consonant
     ikanye: bool = False            # е/я -> ɪ in all non-final unstressed positions
@@ -249,6 +254,7 @@ VOICING_TRIGGERS = frozenset(VOICED_TO_VOICELESS) - {"v", "vʲ"}
 # --------------------------------------------------------------------------- vocabulary
 
 PAD, UNK, EOS, WORD_BOUNDARY = "<pad>", "<unk>", "<eos>", " "
+WORD_JOINT = "|"  # between the spelled words of a phonological word (`phrase.py`)
 SPECIAL_TOKENS = (PAD, UNK, EOS, WORD_BOUNDARY)
 VOWEL_INVENTORY = ("a", "o", "u", "ɨ", "e", "i", "ə", "ɪ", "ɐ", "ʊ")
 _HARD = ("p", "b", "t", "d", "k", "g", "f", "v", "s", "z", "x", "ɣ", "m", "n", "l", "r")
@@ -295,12 +301,21 @@ def letters_to_phonemes(letters: str, rules: PhonemeRules) -> tuple[list[str], l
     """
     phonemes: list[str] = []
     vowels: list[tuple[int, str, str]] = []
-    narrow = rules.narrow_consonants
-    n = len(letters)
+    narrow, n = rules.narrow_consonants, len(letters)
     prev = ""          # previous letter (hyphens are skipped)
     last_consonant = ""  # the last consonant letter, for the context of the next vowel
+    after_consonant_boundary = False  # just after a `WORD_JOINT` that follows a consonant
     for i, ch in enumerate(letters):
         if ch == "-":
+            continue
+        if ch == WORD_JOINT:  # the next letter starts a word, inside a phonological word
+            after_consonant_boundary = prev in CONSONANTS
+            prev = ""
+            continue
+        if ch == "и" and after_consonant_boundary and not prev:  # в Италии, с иглой: ы
+            vowels.append((len(phonemes), ch, "hard"))
+            phonemes.append("ɨ")
+            prev = ch
             continue
         if ch in VOWEL_PHONEMES:
             if rules.iotation and (
@@ -389,6 +404,15 @@ def assimilate_voicing(phonemes: list[str]) -> None:
 # --------------------------------------------------------------------------- one word
 
 
+def spell(letters: str, rules: PhonemeRules) -> str:
+    """Rules 3-4 (see the module docstring): the letters as they are sounded."""
+    if rules.cluster_simplification:
+        letters = simplify_clusters(letters)
+    if rules.genitive_ogo:
+        letters = genitive_ogo(letters)
+    return letters
+
+
 def apply_rules(
     letters: str, syllable: int, rules: PhonemeRules, final_devoicing: bool = True
 ) -> tuple[list[str], list[tuple[int, str, str]]]:
@@ -397,10 +421,14 @@ def apply_rules(
     Returns the phonemes and the vowels as `letters_to_phonemes` lists them.
     `final_devoicing=False` skips that rule (for a preposition read with the next word).
     """
-    if rules.cluster_simplification:
-        letters = simplify_clusters(letters)
-    if rules.genitive_ogo:
-        letters = genitive_ogo(letters)
+    return sound(spell(letters, rules), syllable, rules, final_devoicing)
+
+
+def sound(
+    letters: str, syllable: int, rules: PhonemeRules, final_devoicing: bool = True
+) -> tuple[list[str], list[tuple[int, str, str]]]:
+    """Rules 5-9 for spelled letters (`spell`); `WORD_JOINT` between the words of a
+    phonological word makes the next letter word-initial (`phrase.py`)."""
     phonemes, vowels = letters_to_phonemes(letters, rules)
     if rules.vowel_reduction:
         reduce_vowels(phonemes, vowels, syllable, rules)
@@ -606,10 +634,12 @@ class RussianPhonemeProcessor:
         # Per-instance caches (a class-level lru_cache would be shared and keep `self` alive).
         self._normalize_cached = functools.lru_cache(maxsize=4096)(normalize_text)
         self._word_cached = functools.lru_cache(maxsize=self.cache_size)(self._process_word)
+        self._read_cached = functools.lru_cache(maxsize=self.cache_size)(self._read_word)
 
     def clear_cache(self) -> None:
         self._normalize_cached.cache_clear()
         self._word_cached.cache_clear()
+        self._read_cached.cache_clear()
 
     def get_cache_info(self) -> dict[str, Any]:
         """functools cache statistics: ``stats['normalize_text_cache'].hits`` etc."""
@@ -621,7 +651,7 @@ class RussianPhonemeProcessor:
     def set_rules(self, rules: str | PhonemeRules | dict) -> None:
         """Switch to other rules (a preset name, `PhonemeRules` or dict); clears the word cache."""
         self.rules = resolve_rules(rules)
-        self._word_cached.cache_clear()
+        self.clear_cache()
 
     # ----------------------------------------------------------------- stress dictionary
     def add_stress(self, word: str, syllable: int) -> None:
@@ -629,12 +659,12 @@ class RussianPhonemeProcessor:
         built-in lexicon and the heuristics."""
         letters, _ = split_stress_marks(unicodedata.normalize("NFC", word.strip().lower()))
         self.user_stress[letters] = check_syllable(letters, int(syllable))
-        self._word_cached.cache_clear()
+        self.clear_cache()
 
     def remove_stress(self, word: str) -> None:
         letters, _ = split_stress_marks(unicodedata.normalize("NFC", word.strip().lower()))
         self.user_stress.pop(letters, None)
-        self._word_cached.cache_clear()
+        self.clear_cache()
 
     # ----------------------------------------------------------------- words
     def normalize_text(self, text: str) -> str:
@@ -649,6 +679,13 @@ class RussianPhonemeProcessor:
         return list(phonemes), info
 
     def _process_word(self, word: str, final_devoicing: bool = True) -> tuple[tuple[str, ...], StressInfo]:
+        letters, syllable, source = self._read_word(word)
+        phonemes, vowels = sound(letters, syllable, self.rules, final_devoicing)
+        vowel_index = vowels[syllable][0] if 0 <= syllable < len(vowels) else -1
+        return tuple(phonemes), StressInfo(syllable, vowel_index, source == "marked", source)
+
+    def _read_word(self, word: str) -> tuple[str, int, str]:
+        """A word's spelled letters (rules 1-4), stressed syllable and stress source."""
         letters, marked = split_stress_marks(clean_word(word))
         exception = (
             exception_reading(letters, marked, self.user_stress) if self.rules.exceptions else None
@@ -657,9 +694,7 @@ class RussianPhonemeProcessor:
             (syllable, letters), source = exception, "exception"
         else:
             syllable, letters, source = self.find_stress(letters, marked)
-        phonemes, vowels = apply_rules(letters, syllable, self.rules, final_devoicing)
-        vowel_index = vowels[syllable][0] if 0 <= syllable < len(vowels) else -1
-        return tuple(phonemes), StressInfo(syllable, vowel_index, source == "marked", source)
+        return spell(letters, self.rules), syllable, source
 
     def find_stress(self, letters: str, marked: int | None = None) -> tuple[int, str, str]:
         """Stress tiers for plain lowercase letters -> (syllable, spelling, source), with this
@@ -668,18 +703,26 @@ class RussianPhonemeProcessor:
 
     # ----------------------------------------------------------------- text
     def _analyse(self, text: str) -> list[Token]:
-        """The tokens of a text with their readings (see `Token`)."""
+        """The tokens of a text with their readings (see `Token`): each word alone (cached),
+        then the phrase pass (`phrase.read_phrases`) over clitics and their hosts."""
         tokens: list[Token] = []
+        spelled: list[str] = []  # each token as written (stress marks kept)
         for token in tokenize(self._normalize_cached(text)):
             if not is_word(token):
                 tokens.append((token, (token,), None))
+                spelled.append(token)
                 continue
             try:
                 phonemes, info = self._word_cached(token)
             except ValueError:  # e.g. a lone hyphenated fragment without letters
                 continue
             tokens.append((split_stress_marks(token)[0], phonemes, info))
-        if self.rules.voicing_assimilation:
+            spelled.append(token)
+        if self.rules.clitics:
+            from .phrase import read_phrases
+
+            read_phrases(tokens, spelled, self._read_cached, self.rules)
+        elif self.rules.voicing_assimilation:
             join_proclitics(tokens, lambda word: self._process_word(word, final_devoicing=False)[0])
         return tokens
 
@@ -742,7 +785,8 @@ class RussianPhonemeProcessor:
 
     def _restore(self, state: dict[str, Any]) -> None:
         check_state(state)
-        self.rules = resolve_rules(dict(state["rules"]))
+        # A processor saved before the phrase pass existed reads on without it.
+        self.rules = resolve_rules({"clitics": False} | dict(state["rules"]))
         self.use_lexicon = bool(state.get("use_lexicon", True))
         self.stress_dict_path = state.get("stress_dict_path")
         self.user_stress = {

@@ -28,7 +28,8 @@ from pathlib import Path
 from .lexicon import VOWELS, count_vowels
 from .normalize import STRESS_MARKS
 
-STRESS_SOURCES = ("marked", "yo", "dictionary", "exception", "heuristic", "monosyllable", "none")
+STRESS_SOURCES = ("marked", "yo", "dictionary", "exception", "heuristic", "monosyllable", "none",
+                  "clitic", "phrase")
 # Homographs whose context-free lexicon entry is the rarer reading in running text, written
 # as respellings with the stress marked; checked before the lexicon.
 PREFERRED_SPELLINGS = {
@@ -59,10 +60,13 @@ UNSTRESSED_HYPHEN_PARTS = frozenset({"то", "либо", "нибудь", "ка",
 class StressInfo:
     """Stress of one word.
 
-    position:    0-based stressed syllable (vowel) index; -1 for a word without vowels.
+    position:    0-based stressed syllable (vowel) index; -1 for a word without vowels and
+                 for an unstressed clitic (``source == "clitic"``, `phrase.py`).
     vowel_index: index of the stressed vowel in the word's phoneme list; -1 when none.
     is_marked:   the stress came from an explicit mark in the text.
-    source:      which tier decided: one of ``STRESS_SOURCES`` ("none" when no vowel).
+    source:      which tier decided: one of ``STRESS_SOURCES`` ("none" when no vowel;
+                 "clitic" for an unstressed clitic; "phrase" for both words of a fixed
+                 phrase whose preposition takes the stress, на́ пол).
     """
 
     position: int
