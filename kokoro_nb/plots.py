@@ -23,6 +23,7 @@ SOURCE_COLOURS = {
     "none": "#bbbbbb",
     "clitic": "#dddddd",
     "phrase": "#17becf",
+    "compound": "#bcbd22",
 }
 
 

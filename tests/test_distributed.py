@@ -210,9 +210,10 @@ def test_a_rank_that_dies_stops_the_others_with_an_error(tone_corpus, tmp_path):
     os.kill(rank_pid(process.pid, 1), signal.SIGKILL)
     output = process.communicate(timeout=120)[0]  # no hang: rank 0 fails, torchrun ends
     assert process.returncode != 0
-    # Rank 0's collective fails (gloo names the lost peer), and torchrun names the cause.
-    assert "[rank0]: RuntimeError" in output and "by peer" in output, output[-3000:]
+    # torchrun names the rank that failed first. Rank 0 either fails at its next exchange
+    # (gloo names the lost peer) or is stopped by torchrun before it gets there.
     assert "Root Cause" in output and "Signal 9 (SIGKILL)" in output, output[-3000:]
+    assert "by peer" in output or "Signal 15 (SIGTERM) received by PID" in output, output[-3000:]
 
 
 def test_a_nan_on_another_rank_skips_the_step_here():

@@ -96,7 +96,7 @@ def test_cluster_simplification():
         "по+здно": "poznə",
         "че+стный": "tʃesnɨj",
         "+учится": "utʃitsə",
-        "сча+стье": "ʃtʃastʲjɪ",
+        "сча+стье": "ʃtʃasʲtʲjɪ",  # с soft before the soft т (soft_assimilation)
         "р+усский": "ruskʲij",  # a doubled consonant before another is single
         "кл+асс": "klas",
     }
@@ -107,7 +107,7 @@ def test_cluster_simplification():
     assert ipa_with("со+лнце", cluster_simplification=False) == "solntsə"
     assert ipa_with("по+здно", cluster_simplification=False) == "pozdnə"
     assert ipa_with("+учится", cluster_simplification=False) == "utʃitsʲə"
-    assert ipa_with("сча+стье", cluster_simplification=False) == "stʃastʲjɪ"
+    assert ipa_with("сча+стье", cluster_simplification=False) == "stʃasʲtʲjɪ"
     assert ipa_with("кл+асс", cluster_simplification=False) == "klass"
 
 
@@ -123,7 +123,7 @@ def test_palatalization_rule():
     assert ipa_with("нёс", palatalization=False) == "nos"
     assert ipa_with("м+ать") == "matʲ"
     # ж ш ц stay hard before soft vowels and ь; ч щ are soft by themselves.
-    assert ipa_with("ж+изнь") == "ʒɨznʲ"
+    assert ipa_with("ж+изнь") == "ʒɨzʲnʲ"  # з soft before нь (soft_assimilation)
     assert ipa_with("ц+ирк") == "tsɨrk"
     assert ipa_with("м+ышь") == "mɨʃ"
 
@@ -153,8 +153,8 @@ def test_final_devoicing_rule():
 
 
 def test_voicing_assimilation_rule():
-    assert ipa_with("сд+елать") == "zdʲelətʲ"
-    assert ipa_with("сд+елать", voicing_assimilation=False) == "sdʲelətʲ"
+    assert ipa_with("сд+елать") == "zʲdʲelətʲ"  # soft before дʲ (soft_assimilation)
+    assert ipa_with("сд+елать", voicing_assimilation=False) == "sʲdʲelətʲ"
     assert ipa_with("л+ожка") == "loʃkə"
     assert ipa_with("вт+орник") == "ftornʲik"
     assert ipa_with("св+ет") == "svʲet"  # в does not voice the с before it
@@ -379,7 +379,8 @@ def test_malformed_text_never_raises(processor, text, expected):
 
 def test_digits_and_latin_are_read(processor):
     assert processor.text_to_ipa("123") == "sto dvatsətʲ trʲi"  # сто двадцать три
-    assert processor.text_to_ipa("Hello world") == "xʲellə vorlt"  # transliterated
+    assert processor.text_to_ipa("Hello world") == "xɪllou vorlt"  # the Latin dictionary
+    assert processor.text_to_ipa("Torvalds") == "tərvalts"  # letter by letter
     assert processor.text_to_phonemes("🙂") == []
 
 
@@ -483,6 +484,8 @@ G2P_DIGESTS = {
     1: "a12525917b32e6b571f8bff73f8fa8c98fa511228d53e7f05fede480468c95e3",
     2: "cbedd54d748d9a6f048dac910a1214751635ef6373ac2c41a3cd85dee3562fc7",  # -ная/-ное/-ные
     3: "0e61ebe2dedf67b320cfd02a36b93e0ff676914f3e7a384bd2c87af9c79524c0",  # clitics (phrase.py)
+    4: "3c2f96fa2969196fb8d6347e8b48ea4750c652562e8510a5f507b51c448cb926",  # трёх-, е, э, softness, сш
+    5: "3c2f96fa2969196fb8d6347e8b48ea4750c652562e8510a5f507b51c448cb926",  # expansions.py (not in this text)
 }
 
 
@@ -508,3 +511,54 @@ def test_g2p_version_names_the_output():
     assert G2P_DIGESTS.get(G2P_VERSION) == digest, (
         f"the G2P output changed (sha256 {digest}): bump G2P_VERSION and record the digest"
     )
+
+
+# ----------------------------------------------------------------------------- later rules
+
+
+def test_final_e_rule_keeps_знание_apart_from_знания():
+    assert ipa_with("зн+ание") == "znanʲijɪ" and ipa_with("зн+ания") == "znanʲijə"
+    assert ipa_with("зн+ание", final_e=False) == ipa_with("зн+ания") == "znanʲijə"
+    assert ipa_with("здр+авствуйте") == "zdrastvujtʲɪ"
+
+
+def test_unstressed_e_rule():
+    assert ipa_with("эт+аж") == "ɪtaʃ" and ipa_with("эт+аж", unstressed_e=False) == "etaʃ"
+    assert ipa_with("+это") == "etə"  # stressed э stays
+
+
+def test_soft_assimilation_rule():
+    cases = {"к+ость": "kosʲtʲ", "п+есня": "pʲesʲnʲə", "б+антик": "banʲtʲik",
+             "к+ончик": "konʲtʃik", "ж+енщина": "ʒenʲʃtʃinə"}
+    for word, expected in cases.items():
+        assert ipa_with(word) == expected, word
+    assert ipa_with("к+ость", soft_assimilation=False) == "kostʲ"
+    assert ipa_with("м+ост") == "most"  # nothing soft to assimilate to
+
+
+def test_sibilant_merge_rule():
+    assert ipa_with("сш+ить") == "ʃʃɨtʲ" and ipa_with("сш+ить", sibilant_merge=False) == "sʃɨtʲ"
+    assert ipa_with("сж+ечь") == "ʒʒetʃ"  # voiced first, then merged
+    assert RussianPhonemeProcessor().text_to_ipa("с шумом") == "ʃ ʃuməm"  # across the joint
+
+
+def test_numeral_compounds_stress_their_second_part():
+    processor = RussianPhonemeProcessor()
+    for word, syllable in (("трёхсотом", 1), ("четырёхсот", 3), ("трёхэтажный", 2)):
+        _, info = processor.process_word(word)
+        assert (info.position, info.source) == (syllable, "compound"), word
+    assert processor.process_word("трёх")[1].source == "yo"  # alone, the ё is the stress
+    # The number reader writes such words: в 300-м году -> в трёхсотом году.
+    stressed = {w: s.position for w, _, s in processor.process_text("в 300-м году")}
+    assert stressed["трёхсотом"] == 1
+
+
+def test_processors_saved_before_the_later_rules_read_without_them():
+    from kokoro_nb.text.phonemes import RULES_ADDED_LATER
+
+    state = RussianPhonemeProcessor().to_dict()
+    old = dict(state, rules={k: v for k, v in state["rules"].items()
+                             if k not in RULES_ADDED_LATER})
+    restored = RussianPhonemeProcessor.from_dict(old)
+    assert not any(getattr(restored.rules, name) for name in RULES_ADDED_LATER)
+    assert restored.text_to_ipa("кость знание") == "kostʲ znanʲijə"

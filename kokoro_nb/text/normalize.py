@@ -5,7 +5,9 @@ marks kept) and a small set of punctuation marks; `tokenize` splits that string 
 and punctuation tokens. The steps, in order:
 
 1. Unicode NFC, so a decomposed ``е + ◌̈`` becomes ``ё`` and ``и + ◌̆`` becomes ``й``.
-2. ``2+2`` reads as "два плюс два"; numbers become Russian words (`numbers.expand_numbers`).
+2. ``2+2`` reads as "два плюс два"; times, dates, Roman numerals, units and symbols,
+   abbreviations, acronyms and known Latin words are said as words
+   (`expansions.expand_special`); then the other numbers (`numbers.expand_numbers`).
 3. Lowercase.
 4. Words that mix Latin and Cyrillic letters get their Latin look-alikes mapped
    (``мoлoкo`` typed with Latin ``o``); purely Latin words are transliterated letter by
@@ -22,6 +24,7 @@ import re
 import unicodedata
 
 from .lexicon import VOWELS
+from .expansions import expand_special
 from .numbers import expand_numbers
 
 STRESS_MARKS = "\u0301\u0300\u0341"  # combining acute, combining grave, combining acute tone mark
@@ -102,6 +105,7 @@ def normalize_text(text: str) -> str:
         raise TypeError(f"text must be a str, got {type(text).__name__}")
     text = unicodedata.normalize("NFC", text)
     text = _PLUS_BETWEEN_NUMBERS.sub(" плюс ", text)
+    text = expand_special(text)
     text = expand_numbers(text)
     text = text.lower()
     text = _LETTER_RUN.sub(_fix_latin, text)

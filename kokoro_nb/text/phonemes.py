@@ -6,7 +6,8 @@ A word goes through these steps, in this order (each rule can be switched off in
 ==  =======================  ==============================================================
  1  exceptions               whole-word respellings: что -> што, конечно -> конешно,
                              сегодня -> севодня, loanwords with hard consonants (кафе)
- 2  stress                   marks > ё > dictionary > one vowel > heuristics (`stress.py`)
+ 2  stress                   marks > трёх-/четырёх- compounds > ё > dictionary > one vowel
+                             > heuristics (`stress.py`)
  3  cluster_simplification   silent or merged letters: вств стн здн стл лнц рдц, сч/зч -> щ,
                              -тся/-ться -> ца, тск/дск -> цк, гк -> хк
  4  genitive_ogo             г reads в in -ого/-его endings (красного, его, ничего)
@@ -14,11 +15,20 @@ A word goes through these steps, in this order (each rule can be switched off in
                              ж ш ц are always hard, ч щ й always soft
  6  iotation                 е ё ю я read j + vowel at the start of a word, after a vowel and
                              after ь/ъ; и after ь reads ji
- 7  vowel_reduction          unstressed vowels weaken by distance from the stress
+ 7  vowel_reduction          unstressed vowels weaken by distance from the stress;
+                             final_e: a final е far after the stress stays ɪ (знание);
+                             unstressed_e: an unstressed э reduces to ɪ (этаж)
  8  final_devoicing          a voiced obstruent at the end of a word becomes voiceless
  9  voicing_assimilation     an obstruent takes the voicing of the obstruent after it;
                              в devoices but does not voice what precedes it
+10  soft_assimilation        с з before a soft т д н, and н before a soft т д or ч щ, are
+                             soft too (кость, песня, бантик, кончик)
+11  sibilant_merge           с з before ш ж are heard as a long ш ж (сшить, позже)
 ==  =======================  ==============================================================
+
+After the words, the phrase pass (`phrase.py`, switch ``clitics``) reads clitics with their
+host word. Rules added after processors were first saved (`RULES_ADDED_LATER`) are off in
+a processor restored from an older state, so a trained model keeps its input.
 
 Two presets. ``default`` reproduces the seed's documented examples exactly:
 
@@ -63,6 +73,7 @@ from .stress import (
     StressInfo,
     check_syllable,
     combine_hyphenated,
+    numeral_compound,
     preferred_reading,
     read_stress_dict,
     seed_heuristic_stress,
@@ -75,7 +86,9 @@ from .stress import (
 # 2: the heuristic tier stresses -ная/-ное/-ные adjectives on the root, the third syllable
 #    from the end (`stress.seed_heuristic_stress`).
 # 3: clitics are read unstressed, within one phonological word with their host (`phrase.py`).
-G2P_VERSION = 3
+# 4: трёх-/четырёх- compounds, final е, unstressed э, assimilative softness, сш/зж.
+# 5: times, dates, Roman numerals, units, abbreviations, acronyms, Latin words, agreement.
+G2P_VERSION = 5
 
 # --------------------------------------------------------------------------- rule switches
 
@@ -97,6 +110,11 @@ class PhonemeRules:
     # (`phrase.py`); off in processors saved before it existed, so their models read on as
     # they were trained.
     clitics: bool = True
+    # Later rules (also off in processors saved before them, see `RULES_ADDED_LATER`).
+    final_e: bool = True            # знание ≠ знания: a far post-tonic final е stays ɪ
+    unstressed_e: bool = True       # этаж, экзамен: an unstressed э reduces to ɪ
+    soft_assimilation: bool = True  # кость, песня, бантик, кончик: soft before soft
+    sibilant_merge: bool = True     # сшить, сжечь, позже, с шумом: с/з + ш/ж -> a long ш/ж
     # Transcription style (the presets differ here).
     pretonic_ao: str = "ə"          # first pretonic / word-initial а, о after a hard consonant
     ikanye: bool = False            # е/я -> ɪ in all non-final unstressed positions
@@ -112,9 +130,17 @@ RULE_ORDER = (
     "palatalization",
     "iotation",
     "vowel_reduction",
+    "final_e",
+    "unstressed_e",
     "final_devoicing",
     "voicing_assimilation",
+    "soft_assimilation",
+    "sibilant_merge",
 )
+
+# Rules added after processors were first saved: a saved state without one reads with it
+# off, so a model goes on reading what it was trained on.
+RULES_ADDED_LATER = ("clitics", "final_e", "unstressed_e", "soft_assimilation", "sibilant_merge")
 
 PRESETS: dict[str, PhonemeRules] = {
     "default": PhonemeRules(),
@@ -206,6 +232,10 @@ RULE_EXAMPLES = {
     "vowel_reduction": ("молок+о", "яз+ык", "г+ород", "в+оля"),
     "final_devoicing": ("г+ород", "гл+аз", "хл+еб", "д+уб"),
     "voicing_assimilation": ("сд+елать", "л+ожка", "вт+орник", "пр+осьба"),
+    "final_e": ("зн+ание", "здр+авствуйте", "д+елайте"),
+    "unstressed_e": ("эт+аж", "экз+амен", "эт+ап"),
+    "soft_assimilation": ("к+ость", "+есть", "п+есня", "б+антик", "к+ончик", "ж+енщина"),
+    "sibilant_merge": ("сш+ить", "сж+ечь", "п+озже", "расш+ить"),
 }
 
 # (letters, replacement, only at the end of the word), applied in this order.
@@ -368,17 +398,47 @@ def reduce_vowels(
                               or (letter == "е" and context == "hush")):
             phonemes[index] = "ə"  # воля, сегодня, солнце: a final unstressed я (е after ц) is schwa
         elif context == "soft" and letter in "еяаё":
-            phonemes[index] = "ɪ" if (near or rules.ikanye) else "ə"
+            final_e = rules.final_e and letter == "е" and index == last  # знание, здравствуйте
+            phonemes[index] = "ɪ" if (near or rules.ikanye or final_e) else "ə"
         elif context == "hush" and letter == "е":
             phonemes[index] = rules.hard_e if (near or rules.ikanye) else "ə"
         elif letter in "аоё" or (letter in "ея" and context != "soft"):
             first_pretonic = distance == -1 or (context == "initial" and distance < 0)
             phonemes[index] = rules.pretonic_ao if first_pretonic else "ə"
+        elif letter == "э" and rules.unstressed_e:  # этаж, экзамен
+            phonemes[index] = "ɪ"
         elif rules.reduce_high_vowels:
             if letter in "уюо":
                 phonemes[index] = "ʊ"
             elif letter in "иэ" and phonemes[index] != "ɨ":
                 phonemes[index] = "ɪ"
+
+
+# Assimilative softness: a consonant that turns soft before these soft ones (кость, песня,
+# жизнь; бантик, кончик, женщина).
+SOFTENED_BEFORE = {
+    "s": frozenset({"tʲ", "dʲ", "nʲ"}), "z": frozenset({"tʲ", "dʲ", "nʲ"}),
+    "n": frozenset({"tʲ", "dʲ", "tʃ", "ʃtʃ", "tɕ", "ɕː"}),
+}
+SIBILANTS = frozenset({"s", "z", "sʲ", "zʲ"})
+HUSHING = frozenset({"ʃ", "ʒ", "ʂ", "ʐ"})
+
+
+def assimilate_softness(phonemes: list[str], joints=()) -> None:
+    """кость -> kosʲtʲ, песня -> pʲesʲnʲə, кончик -> konʲtʃik: с, з before a soft т, д, н and
+    н before a soft т, д or ч, щ become soft, right to left (чествовать has none to
+    pass on); not across a clitic's joint (с ним stays s nʲim)."""
+    for i in range(len(phonemes) - 2, -1, -1):
+        if i + 1 not in joints and phonemes[i + 1] in SOFTENED_BEFORE.get(phonemes[i], ()):
+            phonemes[i] += "ʲ"
+
+
+def merge_sibilants(phonemes: list[str]) -> None:
+    """сшить -> ʃʃɨtʲ, сжечь -> ʒʒetʃ, позже -> poʒʒɪ, с шумом -> ʃ ʃuməm: с or з before ш or
+    ж is heard as a long ш or ж (written as the symbol twice), also across a joint."""
+    for i in range(len(phonemes) - 1):
+        if phonemes[i] in SIBILANTS and phonemes[i + 1] in HUSHING:
+            phonemes[i] = phonemes[i + 1]
 
 
 def devoice_final(phonemes: list[str]) -> None:
@@ -427,16 +487,31 @@ def apply_rules(
 def sound(
     letters: str, syllable: int, rules: PhonemeRules, final_devoicing: bool = True
 ) -> tuple[list[str], list[tuple[int, str, str]]]:
-    """Rules 5-9 for spelled letters (`spell`); `WORD_JOINT` between the words of a
+    """Rules 5-11 for spelled letters (`spell`); `WORD_JOINT` between the words of a
     phonological word makes the next letter word-initial (`phrase.py`)."""
     phonemes, vowels = letters_to_phonemes(letters, rules)
+    joints = word_starts(letters, rules) if WORD_JOINT in letters else ()
     if rules.vowel_reduction:
         reduce_vowels(phonemes, vowels, syllable, rules)
     if rules.final_devoicing and final_devoicing:
         devoice_final(phonemes)
     if rules.voicing_assimilation:
         assimilate_voicing(phonemes)
+    if rules.soft_assimilation:
+        assimilate_softness(phonemes, joints)
+    if rules.sibilant_merge:
+        merge_sibilants(phonemes)
     return phonemes, vowels
+
+
+def word_starts(letters: str, rules: PhonemeRules) -> set[int]:
+    """Where each word after the first begins among the phonemes of `WORD_JOINT`-joined
+    letters (a joint changes which symbols the letters give, never how many)."""
+    starts, begin = set(), 0
+    for piece in letters.split(WORD_JOINT)[:-1]:
+        begin += len(letters_to_phonemes(piece, rules)[0])
+        starts.add(begin)
+    return starts
 
 
 def exception_reading(
@@ -471,6 +546,11 @@ def decide_stress(
         return -1, letters, "none"
     if marked is not None and marked < n:
         return marked, letters, "marked"
+    compound = numeral_compound(letters) if letters not in user_stress else None
+    if compound is not None:  # трёхэта́жный: the ё of трёх- is not the stress
+        prefix, rest = compound
+        rest_syllable = decide_stress(rest, None, user_stress, use_lexicon)[0]
+        return count_vowels(prefix) + rest_syllable, letters, "compound"
     yo = yo_stress(letters)
     if yo is not None:
         return yo, letters, "yo"
@@ -785,8 +865,8 @@ class RussianPhonemeProcessor:
 
     def _restore(self, state: dict[str, Any]) -> None:
         check_state(state)
-        # A processor saved before the phrase pass existed reads on without it.
-        self.rules = resolve_rules({"clitics": False} | dict(state["rules"]))
+        # A processor saved before a rule existed reads on without it.
+        self.rules = resolve_rules(dict.fromkeys(RULES_ADDED_LATER, False) | dict(state["rules"]))
         self.use_lexicon = bool(state.get("use_lexicon", True))
         self.stress_dict_path = state.get("stress_dict_path")
         self.user_stress = {

@@ -29,7 +29,7 @@ from .lexicon import VOWELS, count_vowels
 from .normalize import STRESS_MARKS
 
 STRESS_SOURCES = ("marked", "yo", "dictionary", "exception", "heuristic", "monosyllable", "none",
-                  "clitic", "phrase")
+                  "clitic", "phrase", "compound")
 # Homographs whose context-free lexicon entry is the rarer reading in running text, written
 # as respellings with the stress marked; checked before the lexicon.
 PREFERRED_SPELLINGS = {
@@ -118,6 +118,24 @@ def split_stress_marks(word: str) -> tuple[str, int | None]:
             plus_pending = False
             letters.append(ch)
     return "".join(letters), (acute if acute is not None else grave)
+
+
+# Numeral compounds whose first part's ё is not stressed: the second part carries the
+# stress (трёхэта́жный, четырёхсо́т, трёхсо́том; the number reader writes such words).
+NUMERAL_COMPOUND_PREFIXES = ("четырёх", "трёх")
+
+
+def numeral_compound(letters: str) -> tuple[str, str] | None:
+    """(prefix, rest) of a трёх-/четырёх- compound, else None.
+
+    >>> numeral_compound("трёхэтажный"), numeral_compound("трёх")
+    (('трёх', 'этажный'), None)
+    """
+    for prefix in NUMERAL_COMPOUND_PREFIXES:
+        rest = letters[len(prefix):].lstrip("-")
+        if letters.startswith(prefix) and count_vowels(rest):
+            return prefix, rest
+    return None
 
 
 def yo_stress(letters: str) -> int | None:
