@@ -97,7 +97,26 @@ def bench_g2p(n_words: int = 20_000, repeats: int = 5) -> dict:
         "uncached_words_per_s": round(len(words) / t_uncached),
         "cached_words_per_s": round(len(words) / t_cached),
         "repeats": repeats,
-    }
+    } | _bench_sentences(uncached, repeats)
+
+
+def _bench_sentences(uncached, repeats: int) -> dict:
+    """Whole sentences to model ids (normalisation, every word, the phrase pass) with no
+    cache at all: the 300 demo sentences (the demo corpus's and the held-out ones)."""
+    from importlib import resources
+
+    data = resources.files("kokoro_nb").joinpath("data/demo_sentences.txt").read_text("utf-8")
+    texts = [line.strip() for line in data.splitlines() if line.strip()]
+    words = sum(len(text.split()) for text in texts)
+
+    def run():
+        for text in texts:
+            uncached.text_to_indices(text)
+
+    run()
+    seconds = _median_seconds(run, repeats)
+    return {"sentences": len(texts), "sentence_words": words,
+            "uncached_sentence_words_per_s": round(words / seconds)}
 
 
 def bench_features(repeats: int = 3) -> dict:

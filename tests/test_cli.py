@@ -42,6 +42,7 @@ def test_bench_g2p_reports_speeds():
     g2p = data["g2p"]
     assert g2p["uncached_words_per_s"] > 0 and g2p["cached_words_per_s"] > g2p["uncached_words_per_s"]
     assert g2p["lexicon_entries"] >= 100_000
+    assert g2p["sentences"] == 300 and g2p["uncached_sentence_words_per_s"] > 0
     assert data["machine"]["cpu_count"] >= 1
 
 

@@ -486,6 +486,15 @@ def expand_latin(text: str) -> str:
 STEPS = (expand_times, expand_dates, expand_roman, expand_units, expand_abbreviations,
          agree_numbers, expand_acronyms, expand_latin)
 
+# What a text must hold for a step to have anything to do (most sentences have none of it).
+_NEEDS = {
+    expand_times: re.compile(r"\d:\d"), expand_dates: re.compile(r"\d"),
+    expand_roman: re.compile(r"[IVXLCDM]"), expand_units: re.compile(r"[\d№]"),
+    expand_abbreviations: re.compile(r"[А-ЯЁа-яё]\.|пр-т", re.IGNORECASE),
+    agree_numbers: re.compile(r"\d"),
+    expand_acronyms: re.compile(r"[А-ЯЁ]{2}"), expand_latin: re.compile(r"[A-Za-z]"),
+}
+
 
 def expand_special(text: str) -> str:
     """All the steps of this module, in order (see the module docstring).
@@ -494,5 +503,7 @@ def expand_special(text: str) -> str:
     'В 1961 году две книги стоили пять рублей двадцать одна копейка.'
     """
     for step in STEPS:
-        text = step(text)
+        needs = _NEEDS.get(step)
+        if needs is None or needs.search(text):
+            text = step(text)
     return text

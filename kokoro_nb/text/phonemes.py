@@ -712,7 +712,8 @@ class RussianPhonemeProcessor:
     # ----------------------------------------------------------------- caches
     def _make_caches(self) -> None:
         # Per-instance caches (a class-level lru_cache would be shared and keep `self` alive).
-        self._normalize_cached = functools.lru_cache(maxsize=4096)(normalize_text)
+        self._normalize_cached = functools.lru_cache(maxsize=min(4096, self.cache_size))(
+            normalize_text)
         self._word_cached = functools.lru_cache(maxsize=self.cache_size)(self._process_word)
         self._read_cached = functools.lru_cache(maxsize=self.cache_size)(self._read_word)
 
