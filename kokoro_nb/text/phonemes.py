@@ -490,7 +490,6 @@ def sound(
     """Rules 5-11 for spelled letters (`spell`); `WORD_JOINT` between the words of a
     phonological word makes the next letter word-initial (`phrase.py`)."""
     phonemes, vowels = letters_to_phonemes(letters, rules)
-    joints = word_starts(letters, rules) if WORD_JOINT in letters else ()
     if rules.vowel_reduction:
         reduce_vowels(phonemes, vowels, syllable, rules)
     if rules.final_devoicing and final_devoicing:
@@ -498,6 +497,7 @@ def sound(
     if rules.voicing_assimilation:
         assimilate_voicing(phonemes)
     if rules.soft_assimilation:
+        joints = word_starts(letters, rules) if WORD_JOINT in letters else ()
         assimilate_softness(phonemes, joints)
     if rules.sibilant_merge:
         merge_sibilants(phonemes)

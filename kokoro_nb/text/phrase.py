@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .lexicon import count_vowels
-from .phonemes import WORD_JOINT, PhonemeRules, Token, letters_to_phonemes, sound
+from .phonemes import WORD_JOINT, PhonemeRules, Token, sound, word_starts
 from .stress import StressInfo, split_stress_marks
 
 # Words that lean on the next word. Prepositions of one syllable (or none) and their -о
@@ -117,15 +117,13 @@ def read_group(readings: list[Reading], host: int, stressed: int, rules: Phoneme
     letters = [spelling for spelling, _, _ in readings]
     syllables = [count_vowels(spelling) for spelling in letters]
     stressed_syllable = sum(syllables[:stressed]) + max(readings[stressed][1], 0)
-    phonemes, vowels = sound(WORD_JOINT.join(letters), stressed_syllable, rules)
-    # Each member's share of the phonemes: what its letters give alone (a joint changes
-    # which symbols, never how many).
-    sizes = [len(letters_to_phonemes(spelling, rules)[0]) for spelling in letters[:-1]]
-    sizes.append(len(phonemes) - sum(sizes))
+    joined = WORD_JOINT.join(letters)
+    phonemes, vowels = sound(joined, stressed_syllable, rules)
+    bounds = [0, *sorted(word_starts(joined, rules)), len(phonemes)]  # each member's share
     stressed_vowel = vowels[stressed_syllable][0] if stressed_syllable < len(vowels) else -1
-    result, begin = [], 0
-    for member, size in enumerate(sizes):
-        piece = tuple(phonemes[begin:begin + size])
+    result = []
+    for member, (begin, end) in enumerate(zip(bounds, bounds[1:], strict=False)):
+        piece = tuple(phonemes[begin:end])
         if member == stressed:
             source = "phrase" if stressed != host else readings[member][2]
             position = readings[member][1] if member == host else 0
@@ -133,5 +131,4 @@ def read_group(readings: list[Reading], host: int, stressed: int, rules: Phoneme
         else:
             info = StressInfo(-1, -1, False, "phrase" if member == host else "clitic")
         result.append((piece, info))
-        begin += size
     return result
