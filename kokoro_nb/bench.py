@@ -71,12 +71,14 @@ def bench_g2p(n_words: int = 20_000, repeats: int = 5) -> dict:
     running text writes them (ё as е), so lookups, ё restoration and all rules are exercised.
     """
     from .text import RussianPhonemeProcessor
+    from .text.context import homographs
     from .text.lexicon import load_stress_lexicon
 
     load_stress_lexicon.cache_clear()
     start = time.perf_counter()
     lexicon = load_stress_lexicon()
     lexicon_load_s = time.perf_counter() - start
+    morphology_load_s = _morphology_load_seconds()
 
     words = [w.replace("ё", "е") for w in itertools.islice(lexicon, n_words)]
     uncached = RussianPhonemeProcessor(cache_size=0)
@@ -93,6 +95,8 @@ def bench_g2p(n_words: int = 20_000, repeats: int = 5) -> dict:
     return {
         "lexicon_entries": len(lexicon),
         "lexicon_load_s": round(lexicon_load_s, 4),
+        "morphology_load_s": round(morphology_load_s, 4),
+        "homographs": len(homographs()),
         "words": len(words),
         "uncached_words_per_s": round(len(words) / t_uncached),
         "cached_words_per_s": round(len(words) / t_cached),
@@ -100,16 +104,31 @@ def bench_g2p(n_words: int = 20_000, repeats: int = 5) -> dict:
     } | _bench_sentences(uncached, repeats)
 
 
+def _morphology_load_seconds() -> float:
+    """Seconds to load the morphological analyser (pymorphy3 and its dictionary) afresh."""
+    from .text import morph
+
+    morph.analyzer.cache_clear()
+    morph.parses.cache_clear()
+    start = time.perf_counter()
+    morph.analyzer()
+    return time.perf_counter() - start
+
+
 def _bench_sentences(uncached, repeats: int) -> dict:
-    """Whole sentences to model ids (normalisation, every word, the phrase pass) with no
-    cache at all: the 300 demo sentences (the demo corpus's and the held-out ones)."""
+    """Whole sentences to model ids (normalisation, every word, the context and phrase
+    passes) with no cache at all, not even the analyser's: the 300 demo sentences (the demo
+    corpus's and the held-out ones)."""
     from importlib import resources
+
+    from .text.morph import parses
 
     data = resources.files("kokoro_nb").joinpath("data/demo_sentences.txt").read_text("utf-8")
     texts = [line.strip() for line in data.splitlines() if line.strip()]
     words = sum(len(text.split()) for text in texts)
 
     def run():
+        parses.cache_clear()
         for text in texts:
             uncached.text_to_indices(text)
 

@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import re
 
-from .numbers import _cardinal_genitive, agree_noun, cardinal_to_words, ordinal_to_words
+from .morph import inflect_cardinal, parses
+from .numbers import agree_noun, cardinal_to_words, ordinal_to_words
 
 MONTHS_GENITIVE = ("января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа",
                    "сентября", "октября", "ноября", "декабря")
@@ -70,7 +71,30 @@ def _case_after(text: str, start: int, table: dict[str, str], default: str = "no
     return table.get(match["word"].lower(), default) if match else default
 
 
+# Words after which a date is named (nominative: сегодня двенадцатое апреля); elsewhere in a
+# sentence a date says when, in the genitive (полетел двенадцатого апреля).
+NAMING_WORDS = frozenset({"сегодня", "завтра", "вчера", "послезавтра", "это", "был", "была",
+                          "было", "будет", "наступило", "наступит", "наступил", "дата"})
+
+
+def _date_case(text: str, start: int) -> str:
+    """The case of a date's day at `start`: its preposition's, the nominative at the start of
+    a sentence or after a naming word (`NAMING_WORDS`), else the genitive."""
+    case = _case_after(text, start, DATE_CASE_AFTER, "")
+    if case:
+        return case
+    before = text[max(0, start - 30):start].rstrip()
+    word = re.search(r"([А-ЯЁа-яё]+)$", before)
+    if word is None or word[1].lower() in NAMING_WORDS:
+        return "nom"
+    return "gen"
+
+
 # --------------------------------------------------------------------------- 1. times
+
+# The case a preposition gives a clock time (the analyser's case names).
+TIME_CASE_AFTER = {"до": "gent", "с": "gent", "со": "gent", "после": "gent", "около": "gent",
+                   "от": "gent", "к": "datv", "ко": "datv", "между": "ablt"}
 
 _TIME = re.compile(r"(?<![\d.:,])(?P<h>[01]?\d|2[0-3]):(?P<m>[0-5]\d)(?![\d:]|[.,]\d)")
 
@@ -78,15 +102,23 @@ _TIME = re.compile(r"(?<![\d.:,])(?P<h>[01]?\d|2[0-3]):(?P<m>[0-5]\d)(?![\d:]|[.
 def expand_times(text: str) -> str:
     """Clock times: hours, then minutes (feminine: двадцать одна).
 
-    >>> expand_times("в 10:30 и в 9:05, к 18:00")
-    'в десять тридцать и в девять ноль пять, к восемнадцать ноль-ноль'
+    After до, с, после, около, к the numbers take its case (до двадцати двух тридцати).
+
+    >>> expand_times("в 10:30 и в 9:05, к 18:00, до 22:30")
+    'в десять тридцать и в девять ноль пять, к восемнадцати ноль-ноль, до двадцати двух тридцати'
     """
     def spoken(match: re.Match) -> str:
         hours, minutes = int(match["h"]), int(match["m"])
-        said = "ноль-ноль" if minutes == 0 else cardinal_to_words(minutes, "f")
+        case = _case_after(match.string, match.start(), TIME_CASE_AFTER, "")
+        said = cardinal_to_words(hours).split()
+        minute_words = cardinal_to_words(minutes, "f").split() if minutes else []
+        if case:
+            said = inflect_cardinal(said, case, "masc")
+            minute_words = inflect_cardinal(minute_words, case, "femn")
+        minute_said = " ".join(minute_words) if minutes else "ноль-ноль"
         if 0 < minutes < 10:
-            said = "ноль " + said
-        return f"{cardinal_to_words(hours)} {said}"
+            minute_said = "ноль " + minute_said
+        return f"{' '.join(said)} {minute_said}"
 
     return _TIME.sub(spoken, text)
 
@@ -100,24 +132,60 @@ _DAY_MONTH = re.compile(r"(?<![\d.,])(?P<d>0?[1-9]|[12]\d|3[01])\s+(?P<month>"
                         + "|".join(MONTHS_GENITIVE) + r")(?![а-яё])", re.IGNORECASE)
 
 
+_DAY = r"(?:0?[1-9]|[12]\d|3[01])"
+_DAY_RANGE = re.compile(
+    rf"(?<![\w.,])(?:(?P<from>[сС]|[оО]т)\s+)?(?P<d1>{_DAY})\s*(?P<sep>по|до|-|–|—)\s*"
+    rf"(?P<d2>{_DAY})\s+(?P<month>" + "|".join(MONTHS_GENITIVE) + r")(?![а-яё])")
+
+
+# с 2010 по 2015 год: the first year an ordinal in the genitive (the second is read with its
+# noun later).
+_YEAR_RANGE = re.compile(r"(?<![\w.,])(?P<from>[сС]|[оО]т)\s+(?P<y1>\d{4})\s*(?P<until>по|до|-|–|—)\s*"
+                         r"(?=\d{4}\s+(?:год|гг))")
+# 80-е годы, в 1990-х годах: a decade is a plural ordinal in the case of годы.
+DECADE_CASES = {"годы": "nom", "годов": "gen", "годам": "dat", "годами": "ins", "годах": "prep"}
+_DECADES = re.compile(r"(?<![\w.,])(?P<n>\d{1,3}0)-(?:е|х|ые|ых|ми|м)\s+(?P<noun>годы|годов|годам"
+                      r"|годами|годах)(?![а-яё])")
+
+
+def _decades(match: re.Match) -> str:
+    case = DECADE_CASES[match["noun"]]
+    return f"{ordinal_to_words(int(match['n']), 'pl', case)} {match['noun']}"
+
+
+def _day_range(match: re.Match) -> str:
+    """с 1 по 5 мая -> с первого по пятое мая; 1-5 мая -> с первого по пятое мая; от 1 до 5
+    мая -> от первого до пятого мая."""
+    start = match["from"] or "с"
+    until = "до" if match["sep"] == "до" else "по"
+    first = ordinal_to_words(int(match["d1"]), "n", "gen")
+    last = ordinal_to_words(int(match["d2"]), "n", "gen" if until == "до" else "nom")
+    return f"{start} {first} {until} {last} {match['month']}"
+
+
 def expand_dates(text: str) -> str:
     """Dates: the day an ordinal (neuter, in the case a preposition gives), the month in
-    the genitive, a numeric date's year an ordinal in the genitive with года.
+    the genitive, a numeric date's year an ordinal in the genitive with года; a range of
+    days reads с ... по ...
 
-    >>> expand_dates("Родился 12.04.1961 и с 1 января")
-    'Родился двенадцатое апреля тысяча девятьсот шестьдесят первого года и с первого января'
+    >>> expand_dates("Родился 12.04.1961 и с 1 января, с 1 по 5 мая. 9 мая — праздник")
+    'Родился двенадцатого апреля тысяча девятьсот шестьдесят первого года и с первого января, с первого по пятое мая. девятое мая — праздник'
     """
     def numeric(match: re.Match) -> str:
-        case = _case_after(match.string, match.start(), DATE_CASE_AFTER)
+        case = _date_case(match.string, match.start())
         day = ordinal_to_words(int(match["d"]), "n", case)
         year = ordinal_to_words(int(match["y"]), "m", "gen")
         return f"{day} {MONTHS_GENITIVE[int(match['mo']) - 1]} {year} года{_sentence_end(match)}"
 
     def day_month(match: re.Match) -> str:
-        case = _case_after(match.string, match.start(), DATE_CASE_AFTER)
+        case = _date_case(match.string, match.start())
         return f"{ordinal_to_words(int(match['d']), 'n', case)} {match['month']}"
 
-    return _DAY_MONTH.sub(day_month, _NUMERIC_DATE.sub(numeric, text))
+    text = _DAY_RANGE.sub(_day_range, _NUMERIC_DATE.sub(numeric, text))
+    text = _YEAR_RANGE.sub(lambda m: f"{m['from']} {ordinal_to_words(int(m['y1']), 'm', 'gen')}"
+                                     f" {m['until']} ", text)
+    text = _DECADES.sub(_decades, text)
+    return _DAY_MONTH.sub(day_month, text)
 
 
 # --------------------------------------------------------------------------- 3. Roman
@@ -173,6 +241,19 @@ def roman_value(numeral: str) -> int:
     return total
 
 
+ANALYSER_CASES = {"nomn": "nom", "gent": "gen", "datv": "dat", "accs": "acc", "ablt": "ins",
+                  "loct": "prep"}
+
+
+def _name_form(name: str) -> tuple[str, str]:
+    """(gender, case) of a ruler's name before a Roman numeral (Петру I -> первому)."""
+    found = [p for p in parses(name.lower()) if "Name" in p.tags and p.case in ANALYSER_CASES]
+    if not found:
+        return ("f" if name[-1] in "ая" else "m"), "nom"
+    best = max(found, key=lambda p: p.score)
+    return ("f" if best.gender == "femn" else "m"), ANALYSER_CASES[best.case]
+
+
 def expand_roman(text: str) -> str:
     """Roman numerals in the contexts that say how to read them (elsewhere they stay).
 
@@ -185,8 +266,8 @@ def expand_roman(text: str) -> str:
         return f"{ordinal} {'век' + _sentence_end(match) if noun == 'в.' else noun}"
 
     def after_name(match: re.Match) -> str:
-        gender = "f" if match["name"][-1] in "ая" else "m"
-        return f"{match['name']} {ordinal_to_words(roman_value(match['roman']), gender)}"
+        gender, case = _name_form(match["name"])
+        return f"{match['name']} {ordinal_to_words(roman_value(match['roman']), gender, case)}"
 
     def after_noun(match: re.Match) -> str:
         gender, case = ROMAN_NOUNS[match["noun"].lower()]
@@ -396,8 +477,9 @@ def agree_numbers(text: str) -> str:
         n, word = int(digits), match["word"]
         case = _case_after(match.string, match.start(), dict.fromkeys(GENITIVE_PREPOSITIONS,
                                                                       "gen"))
-        if case == "gen" and 0 < n < 1000 and not word.startswith("год"):
-            return f"{_cardinal_genitive(n)}{match['space']}{word}"
+        if case == "gen" and n > 0 and not word.startswith("год"):
+            said = " ".join(inflect_cardinal(cardinal_to_words(n).split(), "gent", None))
+            return f"{said}{match['space']}{word}"
         gender = _noun_gender(n, word)
         if gender is None or case != "nom":
             return match.group(0)
@@ -416,7 +498,8 @@ LETTER_NAMES = {
 }
 # Acronyms read as words although they begin with two consonants, and those spelled in
 # their own way.
-ACRONYM_WORDS = frozenset({"мхат", "спид", "смерш", "мгимо"})
+ACRONYM_WORDS = frozenset({"мхат", "спид", "смерш", "мгимо", "сми", "загс", "гост", "тасс",
+                           "гум", "цум"})
 ACRONYM_SPELLINGS = {"сша": "сэ-шэ-а", "вднх": "вэ-дэ-эн-ха", "цска": "цэ-эс-ка"}
 CYRILLIC_VOWELS = "аеёиоуыэюя"
 _ACRONYM = re.compile(r"(?<![А-ЯЁа-яёA-Za-z])[А-ЯЁ]{2,5}(?![А-ЯЁа-яёA-Za-z])")

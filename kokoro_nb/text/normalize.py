@@ -8,7 +8,8 @@ and punctuation tokens. The steps, in order:
 2. ``2+2`` reads as "два плюс два"; times, dates, Roman numerals, units and symbols,
    abbreviations, acronyms and known Latin words are said as words
    (`expansions.expand_special`); then the other numbers (`numbers.expand_numbers`).
-3. Lowercase.
+3. Lowercase; a number read out takes the case its preposition and noun give it (с пятью
+   друзьями, за тысячу долларов: `morph.agree_cardinals`, with pymorphy3).
 4. Words that mix Latin and Cyrillic letters get their Latin look-alikes mapped
    (``мoлoкo`` typed with Latin ``o``); purely Latin words are transliterated letter by
    letter, an approximation that at least lets the model say something.
@@ -25,6 +26,7 @@ import unicodedata
 
 from .lexicon import VOWELS
 from .expansions import expand_special
+from .morph import agree_cardinals
 from .numbers import expand_numbers
 
 STRESS_MARKS = "\u0301\u0300\u0341"  # combining acute, combining grave, combining acute tone mark
@@ -107,7 +109,7 @@ def normalize_text(text: str) -> str:
     text = _PLUS_BETWEEN_NUMBERS.sub(" плюс ", text)
     text = expand_special(text)
     text = expand_numbers(text)
-    text = text.lower()
+    text = agree_cardinals(text.lower())
     text = _LETTER_RUN.sub(_fix_latin, text)
     text = _ELLIPSIS.sub("…", text)
     text = _QUESTION_EXCLAIM.sub("?", text)

@@ -88,7 +88,8 @@ from .stress import (
 # 3: clitics are read unstressed, within one phonological word with their host (`phrase.py`).
 # 4: трёх-/четырёх- compounds, final е, unstressed э, assimilative softness, сш/зж.
 # 5: times, dates, Roman numerals, units, abbreviations, acronyms, Latin words, agreement.
-G2P_VERSION = 5
+# 6: homographs read from context (`context.py`); numbers take their case (`morph.py`).
+G2P_VERSION = 6
 
 # --------------------------------------------------------------------------- rule switches
 
@@ -110,6 +111,8 @@ class PhonemeRules:
     # (`phrase.py`); off in processors saved before it existed, so their models read on as
     # they were trained.
     clitics: bool = True
+    # Homographs read from their sentence (`context.py`): нет руки́, мыть ру́ки, всё/все.
+    context_stress: bool = True
     # Later rules (also off in processors saved before them, see `RULES_ADDED_LATER`).
     final_e: bool = True            # знание ≠ знания: a far post-tonic final е stays ɪ
     unstressed_e: bool = True       # этаж, экзамен: an unstressed э reduces to ɪ
@@ -140,7 +143,8 @@ RULE_ORDER = (
 
 # Rules added after processors were first saved: a saved state without one reads with it
 # off, so a model goes on reading what it was trained on.
-RULES_ADDED_LATER = ("clitics", "final_e", "unstressed_e", "soft_assimilation", "sibilant_merge")
+RULES_ADDED_LATER = ("clitics", "final_e", "unstressed_e", "soft_assimilation", "sibilant_merge",
+                     "context_stress")
 
 PRESETS: dict[str, PhonemeRules] = {
     "default": PhonemeRules(),
@@ -657,6 +661,26 @@ def sequence_with_stress(tokens: list[Token]) -> tuple[list[str], list[int]]:
 STATE_FORMAT, STATE_VERSION = "kokoro_nb.RussianPhonemeProcessor", 1
 
 
+def read_context(tokens: list[Token], spelled: list[str],
+                 read_word: Callable[[str], tuple[tuple[str, ...], StressInfo]],
+                 user_stress: Mapping[str, int]) -> set[int]:
+    """Homographs read from their sentence (`context.decide`), in place: their tokens get
+    the decided reading (`read_word` of it, source "context") and `spelled` its respelling.
+    Words in the user's dictionary are left alone. Returns the indices decided."""
+    from .context import decide
+
+    decided = set()
+    for decision in decide(spelled):
+        if decision.word in user_stress:
+            continue
+        phonemes, info = read_word(decision.stressed)
+        tokens[decision.index] = (tokens[decision.index][0], phonemes,
+                                  StressInfo(info.position, info.vowel_index, False, "context"))
+        spelled[decision.index] = decision.stressed
+        decided.add(decision.index)
+    return decided
+
+
 def check_state(state: Any) -> None:
     """Raise ValueError unless `state` is a `RussianPhonemeProcessor.to_dict` result."""
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
@@ -799,13 +823,34 @@ class RussianPhonemeProcessor:
                 continue
             tokens.append((split_stress_marks(token)[0], phonemes, info))
             spelled.append(token)
+        decided = (read_context(tokens, spelled, self._word_cached, self.user_stress)
+                   if self.rules.context_stress else set())
         if self.rules.clitics:
             from .phrase import read_phrases
 
-            read_phrases(tokens, spelled, self._read_cached, self.rules)
+            def read(i: int) -> tuple[str, int, str]:
+                letters, syllable, source = self._read_cached(spelled[i])
+                return letters, syllable, "context" if i in decided else source
+
+            read_phrases(tokens, spelled, read, self.rules)
         elif self.rules.voicing_assimilation:
             join_proclitics(tokens, lambda word: self._process_word(word, final_devoicing=False)[0])
         return tokens
+
+    def context_decisions(self, text: str) -> list:
+        """The homographs of `text` read from context, as `context.Decision`s (token index,
+        word, reading with + before the stressed vowel, reason); [] when the switch
+        ``context_stress`` is off.
+
+        >>> [(d.word, d.stressed) for d in RussianPhonemeProcessor().context_decisions(
+        ...     "Нет руки.")]
+        [('руки', 'рук+и')]
+        """
+        if not self.rules.context_stress:
+            return []
+        from .context import decide
+
+        return decide(tokenize(self._normalize_cached(text)))
 
     def process_text(self, text: str) -> list[tuple[str, list[str], StressInfo]]:
         """Words of a text as ``(word, phonemes, stress_info)``, numbers read out.

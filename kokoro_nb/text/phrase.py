@@ -49,15 +49,29 @@ STRESSED_PROCLITIC_PHRASES = frozenset({
     ("на", "пол"), ("на", "зиму"), ("на", "ночь"), ("на", "день"), ("на", "год"),
     ("на", "нос"), ("на", "гору"), ("на", "руку"), ("на", "ногу"), ("на", "спину"),
     ("на", "берег"), ("на", "сторону"), ("на", "два"), ("на", "три"), ("на", "сто"),
+    ("на", "руки"), ("на", "ноги"), ("на", "смех"), ("на", "слово"), ("на", "ухо"),
+    ("на", "душу"), ("на", "дом"), ("на", "бок"), ("на", "воду"), ("на", "плечи"),
+    ("на", "ум"), ("на", "мель"), ("на", "лоб"),
     ("за", "город"), ("за", "городом"), ("за", "руку"), ("за", "ногу"), ("за", "голову"),
     ("за", "ночь"), ("за", "год"), ("за", "зиму"), ("за", "два"), ("за", "три"),
+    ("за", "борт"), ("за", "руки"), ("за", "уши"), ("за", "ухо"), ("за", "нос"),
+    ("за", "спину"), ("за", "волосы"),
     ("по", "полю"), ("по", "морю"), ("по", "лесу"), ("по", "полу"), ("по", "два"),
-    ("по", "три"), ("по", "сто"),
-    ("под", "гору"), ("под", "ноги"), ("под", "руку"), ("под", "вечер"),
-    ("из", "дому"), ("из", "лесу"), ("из", "виду"),
-    ("без", "вести"), ("без", "толку"),
-    ("не", "был"), ("не", "было"), ("не", "были"),
+    ("по", "три"), ("по", "сто"), ("по", "носу"),
+    ("под", "гору"), ("под", "ноги"), ("под", "руку"), ("под", "руки"), ("под", "вечер"),
+    ("под", "нос"),
+    ("из", "дому"), ("из", "лесу"), ("из", "виду"), ("из", "носу"),
+    ("без", "вести"), ("без", "толку"), ("без", "спросу"), ("без", "году"),
+    ("до", "смерти"), ("до", "дому"), ("до", "полу"), ("до", "верху"), ("до", "низу"),
+    ("от", "роду"), ("со", "смеху"), ("со", "страху"),
+    ("не", "был"), ("не", "было"), ("не", "были"), ("не", "жил"), ("не", "жило"),
+    ("не", "жили"), ("не", "дал"), ("не", "дало"), ("не", "дали"), ("не", "пил"),
+    ("не", "пило"), ("не", "пили"),
 })
+# не́ за что, не́ с кем, не́ о чем: не takes the stress before a preposition and a form of
+# кто or что, and the preposition stays unstressed.
+NE_PRONOUNS = frozenset({"что", "чего", "чему", "чем", "чём", "кто", "кого", "кому", "кем",
+                         "ком"})
 
 # What the per-word pass knows of a word: spelled letters (rules 1-4), stressed syllable
 # (-1: no vowel) and the stress source.
@@ -88,10 +102,10 @@ def phonological_words(words: list[str | None], marked: list[bool]) -> list[tupl
 
 
 def read_phrases(tokens: list[Token], spelled: list[str],
-                 read: Callable[[str], Reading], rules: PhonemeRules) -> None:
+                 read: Callable[[int], Reading], rules: PhonemeRules) -> None:
     """The phrase pass over a text's tokens, in place: every group with a clitic is sounded
-    as one word (`read_group`). `spelled[i]` is token i as written (stress marks kept);
-    `read(word)` gives its `Reading`."""
+    as one word (`read_group`). `spelled[i]` is token i as written (stress marks kept, or
+    the reading the context pass chose); `read(i)` gives token i's `Reading`."""
     words, marked = [], []
     for (word, _, info), written in zip(tokens, spelled, strict=True):
         words.append(None if info is None else word)
@@ -99,11 +113,13 @@ def read_phrases(tokens: list[Token], spelled: list[str],
     for start, host, end in phonological_words(words, marked):
         if end - start < 2:
             continue
-        readings = [read(spelled[i]) for i in range(start, end)]
+        readings = [read(i) for i in range(start, end)]
         if readings[host - start][1] < 0:  # a host without a vowel (a lone в): leave it
             continue
         pair = (words[host - 1], words[host]) if host > start else None
         stressed = host - start - 1 if pair in STRESSED_PROCLITIC_PHRASES else host - start
+        if host - start >= 2 and words[host - 2] == "не" and words[host] in NE_PRONOUNS:
+            stressed = host - start - 2
         read_tokens = read_group(readings, host - start, stressed, rules)
         for offset, (phonemes, info) in enumerate(read_tokens):
             tokens[start + offset] = (tokens[start + offset][0], phonemes, info)

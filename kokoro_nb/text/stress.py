@@ -29,7 +29,7 @@ from .lexicon import VOWELS, count_vowels
 from .normalize import STRESS_MARKS
 
 STRESS_SOURCES = ("marked", "yo", "dictionary", "exception", "heuristic", "monosyllable", "none",
-                  "clitic", "phrase", "compound")
+                  "clitic", "phrase", "compound", "context")
 # Homographs whose context-free lexicon entry is the rarer reading in running text, written
 # as respellings with the stress marked; checked before the lexicon.
 PREFERRED_SPELLINGS = {
@@ -51,6 +51,7 @@ PREFERRED_SPELLINGS = {
     "молодца": "молодц+а",
     "рефери": "рефер+и",
     "федора": "фёдора",
+    "глаза": "глаз+а",        # глаза́ (plural) over гла́за
 }
 # Second parts of hyphenated words that never carry the word's stress.
 UNSTRESSED_HYPHEN_PARTS = frozenset({"то", "либо", "нибудь", "ка", "таки", "де", "с"})
@@ -66,7 +67,8 @@ class StressInfo:
     is_marked:   the stress came from an explicit mark in the text.
     source:      which tier decided: one of ``STRESS_SOURCES`` ("none" when no vowel;
                  "clitic" for an unstressed clitic; "phrase" for both words of a fixed
-                 phrase whose preposition takes the stress, на́ пол).
+                 phrase whose preposition takes the stress, на́ пол; "context" for a
+                 homograph read from its sentence, `context.py`).
     """
 
     position: int
