@@ -186,3 +186,10 @@ def test_dev_sets_stay_above_their_floors():
     clitic_rows = module.read_rows(dev / "clitics_dev.tsv", 2)
     results = [module.clitics_correct(PROCESSOR, row) for row in clitic_rows]
     assert sum(r for r, _, _ in results) / sum(t for _, t, _ in results) >= 0.98
+
+
+def test_your_dictionary_comes_before_ё():
+    processor = RussianPhonemeProcessor()
+    assert processor.process_word("ёжик")[1].source == "yo"
+    processor.add_stress("ёжик", 1)
+    assert processor.process_word("ёжик")[1].position == 1

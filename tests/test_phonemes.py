@@ -379,7 +379,7 @@ def test_malformed_text_never_raises(processor, text, expected):
 
 def test_digits_and_latin_are_read(processor):
     assert processor.text_to_ipa("123") == "sto dvatsətʲ trʲi"  # сто двадцать три
-    assert processor.text_to_ipa("Hello world") == "xɪllou vorlt"  # the Latin dictionary
+    assert processor.text_to_ipa("Hello world") == "xɪlou vorlt"  # the Latin dictionary
     assert processor.text_to_ipa("Torvalds") == "tərvalts"  # letter by letter
     assert processor.text_to_phonemes("🙂") == []
 
@@ -487,6 +487,7 @@ G2P_DIGESTS = {
     4: "3c2f96fa2969196fb8d6347e8b48ea4750c652562e8510a5f507b51c448cb926",  # трёх-, е, э, softness, сш
     5: "3c2f96fa2969196fb8d6347e8b48ea4750c652562e8510a5f507b51c448cb926",  # expansions.py (not in this text)
     6: "b8fbd050537be97f89962c01ed1df5bd8c0c85c8aa286661c42b29e264988c29",  # context.py; a third text
+    7: "79c26d611a27e3970b033ff06a060ba3e5d4196fa8d33dc2fdfea5df77be7370",  # пятьсот, Россия
 }
 
 
@@ -564,3 +565,9 @@ def test_processors_saved_before_the_later_rules_read_without_them():
     restored = RussianPhonemeProcessor.from_dict(old)
     assert not any(getattr(restored.rules, name) for name in RULES_ADDED_LATER)
     assert restored.text_to_ipa("кость знание") == "kostʲ znanʲijə"
+
+
+def test_numeral_clusters_and_doubled_consonants():
+    assert ipa_with("пятьс+от") == "pʲɪtsot" and ipa_with("шестьдес+ят") == "ʃəzʲdʲɪsʲat"
+    assert ipa_with("Росс+ия") == "rəsʲijə" and ipa_with("к+асса") == "kassə"
+    assert ipa_with("подд+ержка").startswith("pədd")  # a prefix doubles it: stays long

@@ -6,15 +6,20 @@ A word goes through these steps, in this order (each rule can be switched off in
 ==  =======================  ==============================================================
  1  exceptions               whole-word respellings: что -> што, конечно -> конешно,
                              сегодня -> севодня, loanwords with hard consonants (кафе)
- 2  stress                   marks > трёх-/четырёх- compounds > ё > dictionary > one vowel
-                             > heuristics (`stress.py`)
+ 2  stress                   marks > трёх-/четырёх- compounds > your dictionary > ё (unless
+                             the lexicon says otherwise) > lexicon > one vowel > heuristics
+                             (`stress.py`); in running text a homograph may be read from its
+                             sentence instead (`context.py`, switch ``context_stress``)
  3  cluster_simplification   silent or merged letters: вств стн здн стл лнц рдц, сч/зч -> щ,
-                             -тся/-ться -> ца, тск/дск -> цк, гк -> хк
+                             -тся/-ться -> ца, тск/дск -> цк, гк -> хк;
+                             numeral_clusters: пятьсот -> пяцот, шестьдесят -> шесьдесят
  4  genitive_ogo             г reads в in -ого/-его endings (красного, его, ничего)
  5  palatalization           a paired consonant before е ё и ю я ь is soft (Cʲ);
                              ж ш ц are always hard, ч щ й always soft
  6  iotation                 е ё ю я read j + vowel at the start of a word, after a vowel and
-                             after ь/ъ; и after ь reads ji
+                             after ь/ъ; и after ь reads ji;
+                             double_consonants (before 5): a doubled consonant between vowels
+                             reads as one unless right after the stress (Россия, but касса)
  7  vowel_reduction          unstressed vowels weaken by distance from the stress;
                              final_e: a final е far after the stress stays ɪ (знание);
                              unstressed_e: an unstressed э reduces to ɪ (этаж)
@@ -89,7 +94,8 @@ from .stress import (
 # 4: трёх-/четырёх- compounds, final е, unstressed э, assimilative softness, сш/зж.
 # 5: times, dates, Roman numerals, units, abbreviations, acronyms, Latin words, agreement.
 # 6: homographs read from context (`context.py`); numbers take their case (`morph.py`).
-G2P_VERSION = 6
+# 7: numeral clusters (пятьсот), doubled consonants before the stress (Россия).
+G2P_VERSION = 7
 
 # --------------------------------------------------------------------------- rule switches
 
@@ -118,6 +124,8 @@ class PhonemeRules:
     unstressed_e: bool = True       # этаж, экзамен: an unstressed э reduces to ɪ
     soft_assimilation: bool = True  # кость, песня, бантик, кончик: soft before soft
     sibilant_merge: bool = True     # сшить, сжечь, позже, с шумом: с/з + ш/ж -> a long ш/ж
+    numeral_clusters: bool = True   # пятьсот [pʲɪtsot], шестьдесят [ʃɨzʲdʲɪsʲat]
+    double_consonants: bool = True  # Россия, коллега: a doubled consonant before the stress
     # Transcription style (the presets differ here).
     pretonic_ao: str = "ə"          # first pretonic / word-initial а, о after a hard consonant
     ikanye: bool = False            # е/я -> ɪ in all non-final unstressed positions
@@ -139,12 +147,14 @@ RULE_ORDER = (
     "voicing_assimilation",
     "soft_assimilation",
     "sibilant_merge",
+    "numeral_clusters",
+    "double_consonants",
 )
 
 # Rules added after processors were first saved: a saved state without one reads with it
 # off, so a model goes on reading what it was trained on.
 RULES_ADDED_LATER = ("clitics", "final_e", "unstressed_e", "soft_assimilation", "sibilant_merge",
-                     "context_stress")
+                     "context_stress", "numeral_clusters", "double_consonants")
 
 PRESETS: dict[str, PhonemeRules] = {
     "default": PhonemeRules(),
@@ -240,7 +250,17 @@ RULE_EXAMPLES = {
     "unstressed_e": ("эт+аж", "экз+амен", "эт+ап"),
     "soft_assimilation": ("к+ость", "+есть", "п+есня", "б+антик", "к+ончик", "ж+енщина"),
     "sibilant_merge": ("сш+ить", "сж+ечь", "п+озже", "расш+ить"),
+    "numeral_clusters": ("пятьс+от", "девятьс+от", "шестьс+от", "шестьдес+ят"),
+    "double_consonants": ("Росс+ия", "колл+ега", "аппар+ат", "субб+ота", "эфф+ект"),
 }
+# Numerals whose clusters are not read as spelled: тьс -> ц, стьс -> сс, стьд -> сьд.
+NUMERAL_CLUSTERS = (("пятьсот", "пяцот"), ("девятьсот", "девяцот"), ("шестьсот", "шессот"),
+                    ("шестьдесят", "шесьдесят"))
+# Prefixes whose last consonant doubles the root's first (поддержка, рассада, ссора): such a
+# pair stays long.
+DOUBLING_PREFIXES = ("под", "над", "от", "рас", "раз", "бес", "без", "из", "об", "в", "с",
+                     "во", "со", "ис", "вс", "пред")
+CONSONANT_LETTERS = frozenset("бвгджзйклмнпрстфхцчшщ")
 
 # (letters, replacement, only at the end of the word), applied in this order.
 CLUSTER_RULES = (
@@ -470,6 +490,10 @@ def assimilate_voicing(phonemes: list[str]) -> None:
 
 def spell(letters: str, rules: PhonemeRules) -> str:
     """Rules 3-4 (see the module docstring): the letters as they are sounded."""
+    if rules.numeral_clusters and letters.startswith(("пят", "девят", "шест")):
+        for written, said in NUMERAL_CLUSTERS:
+            if letters.startswith(written):
+                letters = said + letters[len(written):]
     if rules.cluster_simplification:
         letters = simplify_clusters(letters)
     if rules.genitive_ogo:
@@ -493,6 +517,8 @@ def sound(
 ) -> tuple[list[str], list[tuple[int, str, str]]]:
     """Rules 5-11 for spelled letters (`spell`); `WORD_JOINT` between the words of a
     phonological word makes the next letter word-initial (`phrase.py`)."""
+    if rules.double_consonants:
+        letters = single_before_stress(letters, syllable)
     phonemes, vowels = letters_to_phonemes(letters, rules)
     if rules.vowel_reduction:
         reduce_vowels(phonemes, vowels, syllable, rules)
@@ -506,6 +532,29 @@ def sound(
     if rules.sibilant_merge:
         merge_sibilants(phonemes)
     return phonemes, vowels
+
+
+def single_before_stress(letters: str, syllable: int) -> str:
+    """A doubled consonant between vowels reads as one unless the stressed vowel is right
+    before it (Росси́я [rəsʲijə], колле́га, but ка́сса, програ́мма) or a prefix doubles it
+    (поддержка, рассада).
+
+    >>> single_before_stress("россия", 1), single_before_stress("касса", 0)
+    ('росия', 'касса')
+    """
+    vowel_positions = [k for k, ch in enumerate(letters) if ch in VOWELS]
+    if len(vowel_positions) < 2:
+        return letters
+    stressed = vowel_positions[syllable] if 0 <= syllable < len(vowel_positions) else -1
+    start = letters.rfind(WORD_JOINT) + 1  # the host word of a phonological word
+    out = list(letters)
+    for k in range(len(letters) - 3, start, -1):
+        ch = letters[k]
+        if (ch in CONSONANT_LETTERS and letters[k + 1] == ch and letters[k - 1] in VOWELS
+                and letters[k + 2] in VOWELS and k - 1 != stressed
+                and letters[start:k + 1] not in DOUBLING_PREFIXES):
+            del out[k]
+    return "".join(out)
 
 
 def word_starts(letters: str, rules: PhonemeRules) -> set[int]:
@@ -538,8 +587,9 @@ def exception_reading(
 def decide_stress(
     letters: str, marked: int | None, user_stress: Mapping[str, int], use_lexicon: bool
 ) -> tuple[int, str, str]:
-    """The stress tiers of `stress.py` (mark, ё, dictionaries, one vowel, heuristics) for
-    plain lowercase letters -> (syllable, spelling, source). The spelling differs from
+    """The stress tiers of `stress.py` (mark, your dictionary, ё unless the lexicon knows the
+    word otherwise, the lexicon, one vowel, heuristics) for plain lowercase letters ->
+    (syllable, spelling, source). The spelling differs from
     `letters` only when the lexicon restores ё (еще -> ещё).
 
     >>> decide_stress("еще", None, {}, use_lexicon=True)
@@ -555,11 +605,14 @@ def decide_stress(
         prefix, rest = compound
         rest_syllable = decide_stress(rest, None, user_stress, use_lexicon)[0]
         return count_vowels(prefix) + rest_syllable, letters, "compound"
-    yo = yo_stress(letters)
-    if yo is not None:
-        return yo, letters, "yo"
     if letters in user_stress:
         return user_stress[letters], letters, "dictionary"
+    yo = yo_stress(letters)
+    if yo is not None:  # the lexicon first, where it knows the word (and disagrees)
+        entry = load_stress_lexicon().lookup(letters) if use_lexicon else None
+        if entry is not None and entry.spelling == letters and entry.syllable != yo:
+            return entry.syllable, letters, "dictionary"
+        return yo, letters, "yo"
     preferred = preferred_reading(letters)
     if preferred is not None:
         return preferred[0], preferred[1], "dictionary"

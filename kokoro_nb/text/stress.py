@@ -6,12 +6,14 @@ say), so it is found in tiers, most trustworthy first:
 1. ``marked``      an explicit mark in the text: a combining acute, grave or acute tone mark
                    after the vowel (``говори́ть``), or ``+`` before it (``говор+ить``), the usual
                    convention of TTS corpora;
-2. ``yo``          the letter ё, which is always stressed;
-3. ``dictionary``  the user's stress dictionary (``stress_dict_path``), then the built-in
-                   lexicon of the most frequent word forms (which also restores ё that the
-                   text spelled as е: ``еще`` -> ``ещё``);
-4. ``monosyllable`` a word with one vowel;
-5. ``heuristic``   suffix statistics learned from the lexicon, then the seed's rules
+2. ``dictionary``  the user's stress dictionary (``stress_dict_path``);
+3. ``yo``          the letter ё, which is stressed in a simple word; where the lexicon knows
+                   the word with another stress, the lexicon wins (none of its 4,774 words
+                   with ё disagrees today; трёх-/четырёх- compounds have a rule of their own);
+4. ``dictionary``  the built-in lexicon of the most frequent word forms (which also restores
+                   ё that the text spelled as е: ``еще`` -> ``ещё``);
+5. ``monosyllable`` a word with one vowel;
+6. ``heuristic``   suffix statistics learned from the lexicon, then the seed's rules
                    (`seed_heuristic_stress`: infinitives on the ending, -ный/-ная
                    adjectives and -ость nouns on the root, else penultimate).
 
