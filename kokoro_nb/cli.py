@@ -276,7 +276,7 @@ def _add_evaluate(sub) -> None:
 
 def _add_demo(sub) -> None:
     demo = sub.add_parser("demo", help="front end, training and synthesis on the bundled demo corpus")
-    demo.add_argument("--rules", default="default", help="phoneme rule preset (default|academic)")
+    demo.add_argument("--rules", default="default", help="phoneme rule preset (default|seed|academic)")
     demo.add_argument("--minutes", type=float, default=15.0,
                       help="training time in minutes (default 15; a re-run continues)")
     demo.add_argument("--output", "-o", default="./kokoro_demo_model", help="output directory")
@@ -288,7 +288,7 @@ def _add_demo(sub) -> None:
 def _add_g2p(sub) -> None:
     g2p = sub.add_parser("g2p", help="print phonemes and stress for Russian text")
     g2p.add_argument("text", nargs="*", help="text (read from stdin when omitted)")
-    g2p.add_argument("--rules", default="default", help="phoneme rule preset (default|academic)")
+    g2p.add_argument("--rules", default="default", help="phoneme rule preset (default|seed|academic)")
     g2p.add_argument("--stress-dict", default=None, help="TSV stress dictionary (word<TAB>syllable)")
     g2p.add_argument("--json", action="store_true", help="print JSON")
     g2p.set_defaults(func=_cmd_g2p)

@@ -21,7 +21,8 @@ from kokoro_nb.text.stress import penultimate_stress, seed_heuristic_stress
 
 @pytest.fixture(scope="module")
 def processor():
-    return RussianPhonemeProcessor()
+    """The seed's transcription style, in which most expectations here are written."""
+    return RussianPhonemeProcessor(rules="seed")
 
 
 def ipa(processor, word):
@@ -29,7 +30,7 @@ def ipa(processor, word):
 
 
 def ipa_with(word, **changes):
-    rules = with_rule(PRESETS["default"], **changes)
+    rules = with_rule(PRESETS["seed"], **changes)
     p = RussianPhonemeProcessor(rules=rules)
     return p.to_ipa(p.process_word(word)[0])
 
@@ -169,10 +170,15 @@ def test_academic_preset():
     assert academic.text_to_ipa("окн+о") == "ɐkno"
     assert academic.text_to_ipa("щ+ука") == "ɕːukə"
     assert academic.text_to_ipa("ч+ас") == "tɕas"
-    # The default preset keeps the seed's symbols.
+    # The default preset takes academic's ɐ and ikanye and keeps the seed's consonants; the
+    # seed preset is the seed's transcription.
     default = RussianPhonemeProcessor()
-    assert default.text_to_ipa("молок+о") == "mələko"
+    assert default.text_to_ipa("молок+о") == "məlɐko"
+    assert default.text_to_ipa("телев+изор") == "tʲɪlʲɪvʲizər"
     assert default.text_to_ipa("щ+ука") == "ʃtʃukə"
+    seed = RussianPhonemeProcessor(rules="seed")
+    assert seed.text_to_ipa("молок+о") == "mələko"
+    assert seed.text_to_ipa("телев+изор") == "tʲəlʲɪvʲizər"
 
 
 def test_unknown_preset_is_a_clear_error():
@@ -488,6 +494,7 @@ G2P_DIGESTS = {
     5: "3c2f96fa2969196fb8d6347e8b48ea4750c652562e8510a5f507b51c448cb926",  # expansions.py (not in this text)
     6: "b8fbd050537be97f89962c01ed1df5bd8c0c85c8aa286661c42b29e264988c29",  # context.py; a third text
     7: "79c26d611a27e3970b033ff06a060ba3e5d4196fa8d33dc2fdfea5df77be7370",  # пятьсот, Россия
+    8: "5328b0270bc4ab16a0a4eeea9d8f4242516fefe494fcb84361fa7b98fb21f078",  # default: ɐ, ikanye
 }
 
 
@@ -559,7 +566,7 @@ def test_numeral_compounds_stress_their_second_part():
 def test_processors_saved_before_the_later_rules_read_without_them():
     from kokoro_nb.text.phonemes import RULES_ADDED_LATER
 
-    state = RussianPhonemeProcessor().to_dict()
+    state = RussianPhonemeProcessor(rules="seed").to_dict()  # what the older default was
     old = dict(state, rules={k: v for k, v in state["rules"].items()
                              if k not in RULES_ADDED_LATER})
     restored = RussianPhonemeProcessor.from_dict(old)

@@ -6,7 +6,7 @@ from kokoro_nb.text import RussianPhonemeProcessor
 from kokoro_nb.text.phonemes import with_rule
 from kokoro_nb.text.phrase import ENCLITICS, PROCLITICS, phonological_words
 
-PROCESSOR = RussianPhonemeProcessor()
+PROCESSOR = RussianPhonemeProcessor(rules="seed")  # the seed's transcription style
 WORD_BY_WORD = RussianPhonemeProcessor(rules=with_rule(PROCESSOR.rules, clitics=False))
 
 
