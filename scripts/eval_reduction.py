@@ -13,7 +13,6 @@ whose vowel count matches and only away from the stress. Needs espeak-ng
 from __future__ import annotations
 
 import argparse
-import collections
 import subprocess
 import sys
 from pathlib import Path

@@ -495,6 +495,7 @@ G2P_DIGESTS = {
     6: "b8fbd050537be97f89962c01ed1df5bd8c0c85c8aa286661c42b29e264988c29",  # context.py; a third text
     7: "79c26d611a27e3970b033ff06a060ba3e5d4196fa8d33dc2fdfea5df77be7370",  # пятьсот, Россия
     8: "5328b0270bc4ab16a0a4eeea9d8f4242516fefe494fcb84361fa7b98fb21f078",  # default: ɐ, ikanye
+    9: "5328b0270bc4ab16a0a4eeea9d8f4242516fefe494fcb84361fa7b98fb21f078",  # cases (not in this text)
 }
 
 

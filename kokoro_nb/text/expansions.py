@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 
 from .morph import inflect_cardinal, parses
-from .numbers import agree_noun, cardinal_to_words, ordinal_to_words
+from .numbers import _combining_form, agree_noun, cardinal_to_words, ordinal_to_words
 
 MONTHS_GENITIVE = ("января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа",
                    "сентября", "октября", "ноября", "декабря")
@@ -188,11 +188,71 @@ def expand_dates(text: str) -> str:
     return _DAY_MONTH.sub(day_month, text)
 
 
+# --------------------------------------------------------------------------- 2b. compounds
+
+# Words that begin with a number: 70-летие -> семидесятилетие, 5-этажный -> пятиэтажный.
+_NUMBER_COMPOUND = re.compile(r"(?<![\d.,])(?P<n>\d{1,3})-(?P<rest>(?:лет|этаж|комнат|крат|мест|"
+                              r"днев|час|минут|тонн|процент|разов|серий|кило|метр|сантиметр|"
+                              r"литр|градус|ярус|ступенч|тактн|цилиндр)[а-яё]*)")
+_ORDINAL_INSTRUMENTAL = re.compile(r"(?<![\w.,])(?P<before>(?:[А-ЯЁа-яё]+\s+)?)(?P<n>\d{1,4})-м"
+                                   r"(?![А-ЯЁа-яё\d])")
+_FRACTION = re.compile(r"(?<![\d./,])(?P<num>\d{1,2})/(?P<den>\d{1,2})(?![\d/])")
+PREPOSITIONAL = frozenset({"в", "во", "на", "о", "об", "при", "по"})
+ACCUSATIVE_PREPOSITIONS = frozenset({"в", "во", "на", "за", "через", "про", "под"})
+
+
+def _compound(match: re.Match) -> str:
+    n = int(match["n"])
+    first = "одно" if n == 1 else _combining_form(n) if n < 1000 else match["n"]
+    return first + match["rest"]
+
+
+def _ordinal_instrumental(match: re.Match) -> str:
+    """2-м after a preposition is the prepositional (во 2-м классе, left to the number
+    reader); elsewhere the instrumental: финишировал 2-м -> вторым."""
+    before = match["before"].strip().lower()
+    if before in PREPOSITIONAL:
+        return match.group(0)
+    return f"{match['before']}{ordinal_to_words(int(match['n']), 'm', 'ins')}"
+
+
+def _fraction(match: re.Match) -> str:
+    """1/8 -> одна восьмая (в одну восьмую), 2/3 -> две третьих."""
+    num, den = int(match["num"]), int(match["den"])
+    if not 0 < num < den <= 20:
+        return match.group(0)
+    accusative = _case_after(match.string, match.start(), dict.fromkeys(
+        ACCUSATIVE_PREPOSITIONS, "acc"), "nom") == "acc"
+    one = num % 10 == 1 and num % 100 != 11
+    whole = cardinal_to_words(num, "f")
+    if one:
+        if accusative:
+            whole = whole[:-len("одна")] + "одну"
+        return f"{whole} {ordinal_to_words(den, 'f', 'acc' if accusative else 'nom')}"
+    return f"{whole} {ordinal_to_words(den, 'pl', 'gen')}"
+
+
+def expand_compounds(text: str) -> str:
+    """Numbers glued to words or signs: 70-летием -> семидесятилетием, 5-этажный ->
+    пятиэтажный; an ordinal in -м outside a prepositional phrase is instrumental
+    (финишировал 2-м -> вторым); simple fractions (1/8 -> одна восьмая, в 1/8 -> в одну
+    восьмую, 2/3 -> две третьих).
+
+    >>> expand_compounds("с 70-летием, 5-этажный дом, финишировал 2-м, во 2-м классе, в 1/8")
+    'с семидесятилетием, пятиэтажный дом, финишировал вторым, во 2-м классе, в одну восьмую'
+    """
+    text = _NUMBER_COMPOUND.sub(_compound, text)
+    text = _ORDINAL_INSTRUMENTAL.sub(_ordinal_instrumental, text)
+    return _FRACTION.sub(_fraction, text)
+
+
 # --------------------------------------------------------------------------- 3. Roman
 
 _ROMAN = r"(?P<roman>(?=[IVXLCDM])M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3}))"
 ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
 # век in its cases: XIX век, XIX века, в XIX веке ...
+CENTURY_FORMS = {"nom": "век", "gen": "века", "dat": "веку", "acc": "век", "ins": "веком",
+                 "prep": "веке"}
 CENTURY_CASES = {"век": "nom", "века": "gen", "веку": "dat", "веком": "ins", "веке": "prep",
                  "в.": "nom"}
 # Nouns before a Roman numeral that read it as an ordinal of their gender and case: глава
@@ -241,6 +301,17 @@ def roman_value(numeral: str) -> int:
     return total
 
 
+def _inflect_word(word: str, grammemes: set[str]) -> str | None:
+    """`word` (its first analysis) inflected to `grammemes`, or None."""
+    from .morph import analyzer
+
+    morph = analyzer()
+    if morph is None:
+        return None
+    inflected = morph.parse(word)[0].inflect({g for g in grammemes if g})
+    return inflected.word if inflected else None
+
+
 ANALYSER_CASES = {"nomn": "nom", "gent": "gen", "datv": "dat", "accs": "acc", "ablt": "ins",
                   "loct": "prep"}
 
@@ -262,8 +333,11 @@ def expand_roman(text: str) -> str:
     """
     def century(match: re.Match) -> str:
         noun = match["noun"]
-        ordinal = ordinal_to_words(roman_value(match["roman"]), "m", CENTURY_CASES[noun.lower()])
-        return f"{ordinal} {'век' + _sentence_end(match) if noun == 'в.' else noun}"
+        case = CENTURY_CASES[noun.lower()]
+        if noun == "в.":  # the abbreviation takes the case of the preposition: в XV в.
+            case = _case_after(match.string, match.start(), DATE_CASE_AFTER | {"в": "prep"})
+            noun = CENTURY_FORMS[case] + _sentence_end(match)
+        return f"{ordinal_to_words(roman_value(match['roman']), 'm', case)} {noun}"
 
     def after_name(match: re.Match) -> str:
         gender, case = _name_form(match["name"])
@@ -275,7 +349,26 @@ def expand_roman(text: str) -> str:
 
     text = _ROMAN_CENTURY.sub(century, text)
     text = _ROMAN_AFTER_NOUN.sub(after_noun, text)
-    return _ROMAN_AFTER_NAME.sub(after_name, text)
+    text = _ROMAN_AFTER_NAME.sub(after_name, text)
+    return _ROMAN_BEFORE_WORD.sub(_roman_before_word, text)
+
+
+_ROMAN_BEFORE_WORD = re.compile(_LATIN_AROUND[0] + r"(?=[IVXLCDM]{2})" + _ROMAN
+                                + r"(?P<space>\s+)(?P<word>[А-ЯЁа-яё]+)")
+ORDINAL_GENDERS = {"masc": "m", "femn": "f", "neut": "n"}
+
+
+def _roman_before_word(match: re.Match) -> str:
+    """A Roman numeral before the words it numbers agrees with them: XXII зимние игры ->
+    двадцать вторые зимние игры."""
+    forms = [p for p in parses(match["word"].lower()) if p.pos in ("ADJF", "NOUN")
+             and p.case in ANALYSER_CASES]
+    if not forms:
+        return match.group(0)
+    best = max(forms, key=lambda p: p.score)
+    gender = "pl" if best.number == "plur" else ORDINAL_GENDERS.get(best.gender, "m")
+    ordinal = ordinal_to_words(roman_value(match["roman"]), gender, ANALYSER_CASES[best.case])
+    return f"{ordinal}{match['space']}{match['word']}"
 
 
 # --------------------------------------------------------------------------- 4. units
@@ -400,7 +493,10 @@ _ABBREVIATIONS = tuple((re.compile(r"(?<![А-ЯЁа-яё])" + pattern, re.IGNORE
 PLACE_ABBREVIATIONS = (
     (r"г\.(?=\s*[А-ЯЁ])", "город", "города", "городу", "городом", "городе"),
     (r"ул\.", "улица", "улицы", "улице", "улицей", "улице"),
-    (r"пр-т|просп\.", "проспект", "проспекта", "проспекту", "проспектом", "проспекте"),
+    (r"пр-т|просп\.|пр\.(?=\s*[А-ЯЁ])", "проспект", "проспекта", "проспекту", "проспектом",
+     "проспекте"),
+    (r"р\.(?=\s*[А-ЯЁ])", "река", "реки", "реке", "рекой", "реке"),
+    (r"оз\.(?=\s*[А-ЯЁ])", "озеро", "озера", "озеру", "озером", "озере"),
     (r"пер\.", "переулок", "переулка", "переулку", "переулком", "переулке"),
     (r"пл\.", "площадь", "площади", "площади", "площадью", "площади"),
     (r"обл\.", "область", "области", "области", "областью", "области"),
@@ -442,7 +538,23 @@ def expand_abbreviations(text: str) -> str:
         ends_phrase = said.startswith(("и ", "так далее"))
         text = pattern.sub(lambda m, said=said, ends=ends_phrase: said + (
             _sentence_end(m) if ends or not m.string[m.end():].strip() else ""), text)
-    return text
+    return _SO_CALLED.sub(_so_called, text) if "так называемый" in text else text
+
+
+_SO_CALLED = re.compile(r"так называемый(?P<space>\s+)(?P<word>[А-ЯЁа-яё]+)")
+
+
+def _so_called(match: re.Match) -> str:
+    """так называемый agrees with the words after it: т.н. серая зона -> так называемая."""
+    said = "так называемый"
+    forms = [p for p in parses(match["word"].lower()) if p.pos in ("ADJF", "NOUN") and p.case]
+    if forms:
+        best = max(forms, key=lambda p: p.score)
+        wanted = {best.case, best.number} | ({best.gender} if best.number == "sing"
+                                              and best.gender else set())
+        inflected = _inflect_word("называемый", wanted)
+        said = f"так {inflected}" if inflected else said
+    return f"{said}{match['space']}{match['word']}"
 
 
 # --------------------------------------------------------------------------- 6. agreement
@@ -478,7 +590,9 @@ def agree_numbers(text: str) -> str:
         case = _case_after(match.string, match.start(), dict.fromkeys(GENITIVE_PREPOSITIONS,
                                                                       "gen"))
         if case == "gen" and n > 0 and not word.startswith("год"):
-            said = " ".join(inflect_cardinal(cardinal_to_words(n).split(), "gent", None))
+            nouns = [p for p in parses(word.lower()) if p.pos == "NOUN"]
+            gender = max(nouns, key=lambda p: p.score).gender if nouns else None
+            said = " ".join(inflect_cardinal(cardinal_to_words(n).split(), "gent", gender))
             return f"{said}{match['space']}{word}"
         gender = _noun_gender(n, word)
         if gender is None or case != "nom":
@@ -521,7 +635,9 @@ def expand_acronyms(text: str) -> str:
         if word in ACRONYM_SPELLINGS:
             return ACRONYM_SPELLINGS[word]
         spelled = not any(ch in CYRILLIC_VOWELS for ch in word) or (
-            word[0] not in CYRILLIC_VOWELS and word[1] not in CYRILLIC_VOWELS)
+            word[0] not in CYRILLIC_VOWELS and word[1] not in CYRILLIC_VOWELS) or (
+            len(word) > 3 and word[-1] not in CYRILLIC_VOWELS
+            and word[-2] not in CYRILLIC_VOWELS)  # ГИБДД: no word ends so
         if not spelled or word in ACRONYM_WORDS:
             return match.group(0)
         return "-".join(name for name in (LETTER_NAMES[ch] for ch in word) if name)
@@ -566,12 +682,13 @@ def expand_latin(text: str) -> str:
 
 # --------------------------------------------------------------------------- all
 
-STEPS = (expand_times, expand_dates, expand_roman, expand_units, expand_abbreviations,
-         agree_numbers, expand_acronyms, expand_latin)
+STEPS = (expand_times, expand_dates, expand_compounds, expand_roman, expand_units,
+         expand_abbreviations, agree_numbers, expand_acronyms, expand_latin)
 
 # What a text must hold for a step to have anything to do (most sentences have none of it).
 _NEEDS = {
     expand_times: re.compile(r"\d:\d"), expand_dates: re.compile(r"\d"),
+    expand_compounds: re.compile(r"\d[-/]"),
     expand_roman: re.compile(r"[IVXLCDM]"), expand_units: re.compile(r"[\d№]"),
     expand_abbreviations: re.compile(r"[А-ЯЁа-яё]\.|пр-т", re.IGNORECASE),
     agree_numbers: re.compile(r"\d"),

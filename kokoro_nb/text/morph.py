@@ -40,7 +40,8 @@ PREPOSITION_CASES = {
     "через": "accs", "сквозь": "accs", "перед": "ablt", "между": "ablt gent",
     "вокруг": "gent", "мимо": "gent", "против": "gent", "вместо": "gent", "вдоль": "gent",
     "благодаря": "datv", "навстречу": "datv", "внутри": "gent", "ради": "gent",
-    "насчёт": "gent", "посреди": "gent", "напротив": "gent",
+    "насчёт": "gent", "посреди": "gent", "напротив": "gent", "более": "gent",
+    "менее": "gent", "свыше": "gent", "порядка": "gent",
 }
 class Parse(NamedTuple):
     lemma: str
@@ -102,6 +103,7 @@ CARDINAL_WORDS = frozenset(
 _CARDINAL = "(?:" + "|".join(sorted(CARDINAL_WORDS, key=len, reverse=True)) + ")"
 _CARDINAL_RUN = re.compile(
     rf"(?<![\w-])(?:(?P<prep>{'|'.join(sorted(PREPOSITION_CASES, key=len, reverse=True))})\s+)?"
+    rf"(?:(?P<sign>плюс|минус)\s+)?"
     rf"(?P<number>{_CARDINAL}(?:\s+{_CARDINAL})*)\s+(?P<word>[а-яё]+)(?![\w-])")
 OBLIQUE = ("datv", "ablt", "loct")
 # Prepositions whose one case a counted noun in the genitive (тридцать градусов) must take
@@ -111,9 +113,11 @@ NOUN_CASE_AFTER = {"к": "datv", "ко": "datv", "при": "loct", "о": "loct",
 ONE_TWO = {"masc": ("один", "два"), "femn": ("одна", "две"), "neut": ("одно", "два")}
 
 
-def _counted_case(preposition: str | None, word: str) -> tuple[str, str | None] | None:
+def _counted_case(preposition: str | None, word: str, one: bool = False
+                  ) -> tuple[str, str | None] | None:
     """(case, gender) a cardinal takes from the preposition before it and the noun (or
-    adjective) after it; None when they say nothing (or the word is a number itself)."""
+    adjective) after it; None when they say nothing (or the word is a number itself).
+    `one`: the number ends in один/одна/одно."""
     found = [p for p in parses(word) if p.pos in ("NOUN", "ADJF", "PRTF") and p.case]
     if not found or max(parses(word), key=lambda p: p.score) not in found or word in \
             CARDINAL_WORDS or any("Anum" in p.tags or p.pos == "NUMR" for p in parses(word)):
@@ -125,9 +129,16 @@ def _counted_case(preposition: str | None, word: str) -> tuple[str, str | None] 
         best = max(oblique, key=lambda p: p.score)
         return best.case, best.gender
     if preposition is None:  # один минуту -> одну минуту: the noun shows the accusative
-        return ("accs", best.gender) if all(p.case == "accs" for p in found) else None
+        if all(p.case == "accs" for p in found):
+            return "accs", best.gender
+        if one and any((p.case, p.number) == ("gent", "sing") for p in found) and not any(
+                (p.case, p.number) == ("nomn", "sing") for p in found):
+            return "gent", best.gender  # не хватает двадцати одной страницы
+        return None
     if preposition in NOUN_CASE_AFTER:  # при тридцати градусах: the noun changes too
         return NOUN_CASE_AFTER[preposition], best.gender
+    if allowed == {"gent"}:  # до двадцати одного процента, около трёх километров
+        return "gent", best.gender
     if "gent" in allowed and any(p.case == "gent" for p in found):
         return "gent", best.gender
     if "accs" in allowed:
@@ -167,11 +178,13 @@ def _counted_noun(word: str, number: list[str], case: str, force: bool = False) 
     after один, else plural. The genitive and accusative stay (пять градусов) unless
     `force`."""
     found = [p for p in analyzer().parse(word) if "NOUN" in p.tag.grammemes]
-    if not found or (case in ("gent", "accs") and not force) or any(
-            CASES.get(g) == case for p in found for g in p.tag.grammemes):
-        return word
     one = number[-1].startswith(("одн", "один"))
-    inflected = found[0].inflect({case, "sing" if one else "plur"})
+    wanted = "sing" if one else "plur"
+    if not found or (case in ("gent", "accs") and not force) or any(
+            wanted in p.tag.grammemes and any(CASES.get(g) == case for g in p.tag.grammemes)
+            for p in found):
+        return word
+    inflected = found[0].inflect({case, wanted})
     return inflected.word if inflected else word
 
 
@@ -204,7 +217,8 @@ def agree_cardinals(text: str) -> str:
         return text
 
     def agreed(match: re.Match) -> str:
-        found = _counted_case(match["prep"], match["word"])
+        last = match["number"].split()[-1]
+        found = _counted_case(match["prep"], match["word"], last in ("один", "одна", "одно"))
         rest = match.string[match.end():match.end() + 4]
         if match["prep"] == "в" and rest.startswith(" от"):  # в пяти километрах от города
             found = ("loct", None)
@@ -215,9 +229,12 @@ def agree_cardinals(text: str) -> str:
             return match.group(0)
         words = inflect_cardinal(match["number"].split(), *found)
         prep = f"{match['prep']} " if match["prep"] else ""
+        prep += f"{match['sign']} " if match["sign"] else ""
         noun = match["word"]
         if found[0] == "accs" and words[-1] == "одну":  # одну тонну
             noun = _counted_noun(noun, words, "accs", force=True)
+        elif found[0] == "gent" and match["prep"]:  # около трёх километра -> километров
+            noun = _counted_noun(noun, words, "gent", force=True)
         return f"{prep}{' '.join(words)} {_counted_noun(noun, words, found[0])}"
 
     return _CARDINAL_RUN.sub(agreed, text)

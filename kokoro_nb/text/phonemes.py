@@ -100,7 +100,8 @@ from .stress import (
 # 6: homographs read from context (`context.py`); numbers take their case (`morph.py`).
 # 7: numeral clusters (пятьсот), doubled consonants before the stress (Россия).
 # 8: the default preset takes the first pretonic ɐ and ikanye (the old default is "seed").
-G2P_VERSION = 8
+# 9: dates, times, numbers, Roman numerals in the case their context gives; 70-летие, 1/8.
+G2P_VERSION = 9
 
 # --------------------------------------------------------------------------- rule switches
 
