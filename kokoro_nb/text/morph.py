@@ -79,6 +79,7 @@ def analyzer():
         log.warning("pymorphy3 is not installed: homographs are read without context and "
                     "numbers without case (pip install pymorphy3 pymorphy3-dicts-ru)")
         return None
+    logging.getLogger("pymorphy3").setLevel(logging.WARNING)  # no dictionary-loading chatter
     return pymorphy3.MorphAnalyzer()
 
 
