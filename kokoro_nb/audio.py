@@ -267,7 +267,7 @@ def griffin_lim(
 ) -> torch.Tensor:
     """Waveform (samples,) whose STFT magnitude matches `linear_magnitude` (n_freqs, frames).
 
-    Magnitudes are first raised to `config.griffin_lim_power` (1.5), as Tacotron does: it
+    Magnitudes are first raised to `config.griffin_lim_power` (1.2), as Tacotron does: it
     deepens the valleys between harmonics that the mel inversion smeared, which reduces the
     hiss at the price of a level change (normalise afterwards; `mel_to_audio` does). The
     output has (frames - 1) * hop_length samples, the inverse of `frames_for_samples`.

@@ -31,8 +31,8 @@ import sys
 import time
 from typing import Callable
 
-SECTIONS = ("g2p", "features", "training", "synthesis", "profile", "startup")
-DEFAULT_SECTIONS = ("g2p", "features", "training", "synthesis")
+SECTIONS = ("g2p", "features", "training", "synthesis", "vocoder", "profile", "startup")
+DEFAULT_SECTIONS = ("g2p", "features", "training", "synthesis", "vocoder")
 
 
 def machine_info() -> dict:
@@ -451,6 +451,47 @@ def _synthesis_run(spec: dict) -> dict:
             "griffin_lim_iters": config.griffin_lim_iters, "repeats": spec["repeats"]}
 
 
+def bench_vocoder(device: str = "auto", repeats: int = 5, threads: int | None = None,
+                  seconds: float = 10.0) -> dict:
+    """Real-time factor (seconds of compute per second of audio) of each vocoder preset on a
+    `seconds`-long mel (untrained weights: the speed is the same), and of Griffin-Lim."""
+    import torch
+
+    from .audio import mel_to_audio
+    from .config import VOCODER_PRESETS, AudioConfig, vocoder_config
+    from .device import choose_device
+    from .vocoder import Vocoder, count_parameters
+
+    if threads:
+        torch.set_num_threads(threads)
+    audio = AudioConfig()
+    target = choose_device(device)
+    frames = int(seconds * audio.sample_rate / audio.hop_length) + 1
+    mel = torch.randn(audio.n_mels, frames) - 5.0
+    rows = []
+    for preset in VOCODER_PRESETS:
+        model = Vocoder(vocoder_config(preset), audio).to(target).eval()
+        on_device = mel.to(target)
+        model.vocode(on_device)  # warm-up
+        elapsed = _median_seconds(
+            lambda model=model, on_device=on_device: _synchronized(model.vocode(on_device), target),
+            repeats)
+        rows.append({"vocoder": preset, "device": str(target),
+                     "parameters": count_parameters(model), "rtf": round(elapsed / seconds, 4)})
+    elapsed = _median_seconds(lambda: mel_to_audio(mel, audio), repeats)
+    rows.append({"vocoder": "griffin-lim", "device": "cpu",
+                 "iterations": audio.griffin_lim_iters, "rtf": round(elapsed / seconds, 4)})
+    return {"audio_seconds": seconds, "runs": rows, "threads": torch.get_num_threads()}
+
+
+def _synchronized(result, device):
+    if device.type == "cuda":
+        import torch
+
+        torch.cuda.synchronize()
+    return result
+
+
 def bench_synthesis(device: str = "auto", presets=("demo", "default"), repeats: int = 5,
                     threads: int | None = None) -> dict:
     """Real-time factors of the acoustic model (per preset) and of Griffin-Lim (CPU)."""
@@ -690,6 +731,8 @@ def run_bench(only: list[str] | None = None, device: str = "auto", presets=None,
                                             threads=threads, **knobs)
     if "synthesis" in selected:
         result["synthesis"] = bench_synthesis(device, presets, threads=threads, **knobs)
+    if "vocoder" in selected:
+        result["vocoder"] = bench_vocoder(device, threads=threads, **knobs)
     if "profile" in selected:
         result["profile"] = bench_profile(device, requested_presets or ("demo",),
                                           tuple(batch_sizes or (16,)), threads=threads)

@@ -1,4 +1,5 @@
-"""Command line: ``python -m kokoro_nb {train,synthesize,evaluate,inspect,preprocess,demo,g2p,bench}``.
+"""Command line: ``python -m kokoro_nb {train,synthesize,evaluate,inspect,preprocess,demo,g2p,bench,
+train-vocoder,vocode}``.
 
 The same interface is installed as the ``kokoro-nb`` script, and ``python training.py``
 (the seed's entry point) is ``train``.
@@ -18,7 +19,7 @@ import sys
 import types
 import typing
 
-from .config import MODEL_PRESETS, PRESET_TRAINING, TrainConfig
+from .config import MODEL_PRESETS, PRESET_TRAINING, VOCODER_PRESETS, TrainConfig
 
 SAMPLE_SENTENCES = (
     "Привет, как дела?",
@@ -98,7 +99,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_synthesize(args: argparse.Namespace) -> int:
     from .synthesis import Synthesizer
 
-    synth = Synthesizer(args.checkpoint, device=args.device if args.device != "auto" else "cpu")
+    synth = Synthesizer(args.checkpoint, device=args.device if args.device != "auto" else "cpu",
+                        vocoder=args.vocoder)
     result = synth.synthesize(args.text)
     synth.save(result, args.out, args.alignment)
     print(f"{args.out}: {result.duration_s:.2f} s, "
@@ -109,15 +111,57 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluation import evaluate_checkpoint
+def _cmd_train_vocoder(args: argparse.Namespace) -> int:
+    from .vocoder_training import VocoderTrainConfig, train_vocoder
 
-    result = evaluate_checkpoint(args.checkpoint, args.corpus, limit=args.limit,
-                                 device=args.device if args.device != "auto" else "cpu",
-                                 cache_dir=args.cache_dir)
+    config = VocoderTrainConfig(
+        corpus=args.corpus, output=args.output, preset=args.preset, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, max_steps=args.max_steps,
+        max_minutes=args.max_minutes, save_every=args.save_every,
+        validate_every=args.validate_every, keep_last=args.keep_last, seed=args.seed,
+        device=args.device)
+    path = train_vocoder(config, resume=args.resume, progress=not args.no_progress)
+    print(f"{path}: the vocoder (synthesize --vocoder {path})")
+    return 0
+
+
+def _cmd_vocode(args: argparse.Namespace) -> int:
+    from .audio import load_audio, mel_spectrogram, write_audio
+    from .config import AudioConfig
+    from .vocoder import load_vocoder, vocode_mel
+
+    neural = args.vocoder != "griffin-lim"
+    vocoder = load_vocoder(args.vocoder, args.device) if neural else None
+    audio = vocoder.audio if neural else AudioConfig()
+    wave, _ = load_audio(args.wav, audio, trim=False)
+    out = vocode_mel(mel_spectrogram(wave, audio), audio, vocoder)
+    write_audio(args.out, out, audio.sample_rate)
+    print(f"{args.out}: {out.shape[-1] / audio.sample_rate:.2f} s "
+          f"({'the neural vocoder' if neural else 'Griffin-Lim'})")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluation import audio_quality, evaluate_checkpoint
+
+    device = args.device if args.device != "auto" else "cpu"
+    if args.checkpoint is None and not args.audio_quality:
+        raise ValueError("evaluate needs --checkpoint (or --audio-quality for copy synthesis)")
+    result = {}
+    if args.checkpoint is not None:
+        result = evaluate_checkpoint(args.checkpoint, args.corpus, limit=args.limit,
+                                     device=device, cache_dir=args.cache_dir)
+    if args.audio_quality:
+        result["audio_quality"] = audio_quality(
+            args.corpus, args.checkpoint, args.vocoder, limit=args.limit,
+            griffin_lim_power=args.griffin_lim_power, device=device)
     if args.json:
         print(json.dumps(result, indent=2))
-    else:
+        return 0
+    if "audio_quality" in result:
+        for rung, scores in result["audio_quality"]["rungs"].items():
+            print(f"{rung:<16} " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))
+    if args.checkpoint is not None:
         tf, fr = result["teacher_forced"], result["free_running"]
         print(f"{result['items']} items of {result['corpus']}")
         print(f"teacher-forced: focus rate {tf['focus_rate']:.3f}, diagonality "
@@ -260,17 +304,64 @@ def _add_synthesize(sub) -> None:
     synth.add_argument("--out", required=True, help="WAV file to write")
     synth.add_argument("--alignment", default=None, help="PNG file for the attention alignment")
     synth.add_argument("--device", default="cpu", help="cpu (default), cuda or mps")
+    synth.add_argument("--vocoder", default=None,
+                       help="vocoder_final.pth of train-vocoder (default: Griffin-Lim)")
     synth.set_defaults(func=_cmd_synthesize)
+
+
+def _add_train_vocoder(sub) -> None:
+    train = sub.add_parser("train-vocoder", help="train the neural vocoder on a corpus's "
+                                                  "recordings")
+    train.add_argument("--corpus", "-c", default=None,
+                       help="corpus directory (default ./ruslan_corpus, else the bundled demo)")
+    train.add_argument("--output", "-o", default="./kokoro_vocoder", help="output directory")
+    train.add_argument("--preset", default="default", choices=sorted(VOCODER_PRESETS),
+                       help="vocoder size: demo (~1.7 M parameters, CPU minutes) or default "
+                            "(~13.5 M, for a GPU)")
+    train.add_argument("--batch-size", "-b", type=int, default=16)
+    train.add_argument("--learning-rate", "-lr", type=float, default=5e-4)
+    train.add_argument("--max-steps", type=int, default=1_000_000)
+    train.add_argument("--max-minutes", type=float, default=None,
+                       help="stop (with a checkpoint) after this many minutes")
+    train.add_argument("--save-every", type=int, default=500, help="steps between checkpoints")
+    train.add_argument("--validate-every", type=int, default=500,
+                       help="steps between validations")
+    train.add_argument("--keep-last", type=int, default=3, help="checkpoints kept")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--device", default="auto", help="auto|cpu|cuda|mps")
+    train.add_argument("--resume", "-r", default=None,
+                       help="'auto' (newest vocoder_step_N.pth in --output) or a .pth path")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.set_defaults(func=_cmd_train_vocoder)
+
+
+def _add_vocode(sub) -> None:
+    vocode = sub.add_parser("vocode", help="copy synthesis: a recording's mel back to audio")
+    vocode.add_argument("--vocoder", required=True,
+                        help="vocoder_final.pth of train-vocoder, or griffin-lim")
+    vocode.add_argument("--wav", required=True, help="audio file in")
+    vocode.add_argument("--out", required=True, help="WAV file to write")
+    vocode.add_argument("--device", default="cpu")
+    vocode.set_defaults(func=_cmd_vocode)
 
 
 def _add_evaluate(sub) -> None:
     evaluate = sub.add_parser("evaluate", help="alignment and stopping scores on a corpus")
-    evaluate.add_argument("--checkpoint", required=True)
+    evaluate.add_argument("--checkpoint", default=None,
+                          help="the acoustic model (needed unless only --audio-quality)")
     evaluate.add_argument("--corpus", required=True, help="any RUSLAN-layout corpus")
     evaluate.add_argument("--limit", type=int, default=None, help="first N usable items only")
     evaluate.add_argument("--json", action="store_true")
     evaluate.add_argument("--device", default="cpu")
     evaluate.add_argument("--cache-dir", default=None)
+    evaluate.add_argument("--audio-quality", action="store_true",
+                          help="also listen: MCD with DTW, and DNSMOS and STOI with the quality "
+                               "extra, for Griffin-Lim and --vocoder of the recordings' mels "
+                               "and of the model's own")
+    evaluate.add_argument("--vocoder", default=None, help="vocoder_final.pth for --audio-quality")
+    evaluate.add_argument("--griffin-lim-power", type=float, default=None,
+                          help="Griffin-Lim's magnitude power for --audio-quality "
+                               "(default: the model's audio config)")
     evaluate.set_defaults(func=_cmd_evaluate)
 
 
@@ -352,7 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_add_train, _add_synthesize, _add_evaluate, _add_demo, _add_g2p, _add_inspect,
-                _add_preprocess, _add_bench):
+                _add_preprocess, _add_bench, _add_train_vocoder, _add_vocode):
         add(sub)
     return parser
 

@@ -19,6 +19,7 @@ ahead of training, in parallel.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -747,8 +748,13 @@ def front_end_fingerprint(config: AudioConfig, processor: RussianPhonemeProcesso
     `AudioConfig`, the processor's rules, vocabulary, lexicon use and user stress, the
     front end's `G2P_VERSION` (bumped whenever its output changes), and `extra`."""
     state = processor.to_dict()
-    return config_fingerprint(config, state["rules"], state["phonemes"], state["use_lexicon"],
+    features = {k: v for k, v in dataclasses.asdict(config).items()
+                if k not in LISTENING_ONLY}  # Griffin-Lim's settings make no feature
+    return config_fingerprint(features, state["rules"], state["phonemes"], state["use_lexicon"],
                               state["stress_dict"], G2P_VERSION, *extra)
+
+
+LISTENING_ONLY = frozenset({"griffin_lim_iters", "griffin_lim_power"})
 
 
 def item_key(resolved_path: str, info: os.stat_result, text: str, fingerprint: str) -> str:

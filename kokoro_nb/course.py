@@ -2,11 +2,12 @@
 
 `setup_notebook()` reads ``KOKORO_NB_FAST`` (set by the test run to shrink work, never to
 skip it) and reports what it found, so a notebook states its settings in one line. The rest
-serves notebooks 05 and 06: the demo training recipe (`demo_train_config`, also what
+serves notebooks 05 to 07: the demo training recipe (`demo_train_config`, also what
 `make demo` trains), finding or training a run to look at (`find_or_train_run`,
 `load_run`), its spoken samples across checkpoints side by side (`TrainedRun.samples`,
-`samples_table`), and the location-aware vs content-only comparison
-(`compare_attention_kinds`).
+`samples_table`), the location-aware vs content-only comparison
+(`compare_attention_kinds`), and a vocoder to listen through (`find_or_train_vocoder`,
+`ladder_table`).
 """
 
 from __future__ import annotations
@@ -249,3 +250,52 @@ def compare_attention_kinds(steps: int = 300, corpus: str | os.PathLike | None =
                      "focus_rate": result["focus_rate"], "diagonality": result["diagonality"],
                      "attention_matrix": result["attention"], "text": item.text})
     return rows
+
+
+VOCODER_CANDIDATES = ("./kokoro_demo_vocoder", "../kokoro_demo_vocoder", "./kokoro_vocoder",
+                      "../kokoro_vocoder")
+
+
+def find_or_train_vocoder(output: str | os.PathLike | None = None, minutes: float = 5.0,
+                          max_steps: int | None = None) -> Path:
+    """``vocoder_final.pth`` from `output` (or kokoro_demo_vocoder / kokoro_vocoder, here
+    or one directory up); when there is none, train the demo vocoder on the demo corpus for
+    `minutes` (or `max_steps`) into a temporary directory."""
+    from .corpus import demo_corpus_dir
+    from .vocoder_training import VOCODER_FINAL_NAME, VocoderTrainConfig, train_vocoder
+
+    candidates = [output] if output else list(VOCODER_CANDIDATES)
+    for candidate in candidates:
+        path = Path(candidate) / VOCODER_FINAL_NAME
+        if path.is_file():
+            return path
+    directory = tempfile.mkdtemp(prefix="kokoro_vocoder_")
+    print(f"No trained vocoder found: training the demo vocoder for "
+          f"{f'{max_steps} steps' if max_steps else f'{minutes:g} minutes'} in {directory}")
+    config = VocoderTrainConfig(corpus=str(demo_corpus_dir()), output=directory,
+                                preset="demo", max_minutes=minutes,
+                                max_steps=max_steps or 1_000_000, validate_every=250,
+                                save_every=250)
+    return train_vocoder(config)
+
+
+def ladder_table(rungs, sample_rate: int):
+    """The listening ladder (`evaluation.listening_ladder`) side by side: one column per
+    rung with a player and its scores. An `IPython.display.HTML` to display."""
+
+    from IPython.display import HTML
+
+    from .audio import write_audio
+
+    columns = []
+    for rung in rungs:
+        with tempfile.TemporaryDirectory() as folder:
+            path = write_audio(Path(folder) / "rung.wav", rung.wave, sample_rate)
+            sound = base64.b64encode(path.read_bytes()).decode("ascii")
+        scores = "<br>".join(f"{name} {value:.2f}" for name, value in rung.scores.items())
+        columns.append(f'<td style="vertical-align:top;text-align:center"><b>'
+                       f'{rung.name.replace("_", " ")}</b><br><audio controls style="width:100%"'
+                       f' src="data:audio/wav;base64,{sound}"></audio><br>{scores}</td>')
+    return HTML(f'<table style="table-layout:fixed;width:100%"><tr>{"".join(columns)}</tr>'
+                "</table>")
+

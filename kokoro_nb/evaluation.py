@@ -4,20 +4,30 @@ Teacher-forced (the model sees the real previous frames): attention focus rate a
 diagonality (`metrics.py`) and the mel L1 error. Free-running (the model hears only
 itself, as in real use): the share of utterances that stop by themselves, and the ratio of
 generated to reference duration.
+
+`audio_quality` listens along the ladder natural recording -> Griffin-Lim of its mel ->
+the neural vocoder of its mel -> the acoustic model's own mel through Griffin-Lim and
+through the vocoder, with `quality.py`'s measures (MCD with DTW against the recording,
+DNSMOS and STOI where the ``quality`` extra is installed).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
 import torch
 
+from .audio import load_audio, mel_spectrogram
 from .corpus import TTSDataset, batch_to_device, collate_batch, validate_corpus
 from .losses import masked_l1
 from .metrics import attention_metrics
-from .synthesis import load_model
+from .quality import dnsmos, mcd_dtw, stoi
+from .synthesis import Synthesizer, load_model
+from .vocoder import load_vocoder, vocode_mel
 
 
 @torch.no_grad()
@@ -143,3 +153,86 @@ def evenly_spaced(items: list, limit: int | None) -> list:
         return list(items[-1:]) if limit == 1 else []
     picks = sorted({round(i * (len(items) - 1) / (limit - 1)) for i in range(limit)})
     return [items[i] for i in picks]
+
+
+# --------------------------------------------------------------------------- audio quality
+
+
+def _listen(reference: torch.Tensor, wave: torch.Tensor, audio, aligned: bool) -> dict:
+    """The measures of one clip against its recording (STOI only when time-aligned)."""
+    scores = {"mcd": mcd_dtw(reference, wave, audio)}
+    mos = dnsmos(wave, audio.sample_rate)
+    if mos is not None:
+        scores |= {f"dnsmos_{name}": value for name, value in mos.items()}
+    if aligned:
+        value = stoi(reference, wave, audio.sample_rate)
+        if value is not None:
+            scores["stoi"] = value
+    return scores
+
+
+@dataclass
+class Rung:
+    """One version of a recording on the listening ladder: its waveform and its scores
+    against the recording (`_listen`)."""
+
+    name: str
+    wave: torch.Tensor
+    scores: dict
+
+
+@torch.no_grad()
+def listening_ladder(reference: torch.Tensor, audio, text: str | None = None,
+                     synth: Synthesizer | None = None, vocoder=None,
+                     griffin_lim_power: float | None = None) -> list[Rung]:
+    """The ladder for one recording (samples,): ``natural``, ``griffin_lim`` and
+    ``vocoder`` of its mel, and with a `synth` (and the recording's `text`) the acoustic
+    model's own mel through both (``tts_griffin_lim``, ``tts_vocoder``, with the duration
+    ratio). Rungs without their model are left out."""
+    gl_audio = audio if griffin_lim_power is None else dataclasses.replace(
+        audio, griffin_lim_power=griffin_lim_power)
+    mel = mel_spectrogram(reference, audio)
+    rungs = [("natural", reference, True, {}),
+             ("griffin_lim", vocode_mel(mel, gl_audio), True, {})]
+    if vocoder is not None:
+        rungs.append(("vocoder", vocode_mel(mel, audio, vocoder), True, {}))
+    if synth is not None and text:
+        spoken = synth.synthesize(text, vocode=False,
+                                  max_steps=3 * mel.shape[-1] // synth.model.config.reduction + 10)
+        tts_mel = spoken.mel.T.contiguous()
+        ratio = {"duration_ratio": tts_mel.shape[-1] / mel.shape[-1]}
+        rungs.append(("tts_griffin_lim", vocode_mel(tts_mel, gl_audio), False, ratio))
+        if vocoder is not None:
+            rungs.append(("tts_vocoder", vocode_mel(tts_mel, audio, vocoder), False, ratio))
+    return [Rung(name, wave, _listen(reference, wave, audio, aligned) | extra)
+            for name, wave, aligned, extra in rungs]
+
+
+@torch.no_grad()
+def audio_quality(corpus: str | Path, checkpoint: str | Path | None = None,
+                  vocoder: str | Path | None = None, limit: int | None = None,
+                  griffin_lim_power: float | None = None, device: str = "cpu") -> dict:
+    """Mean scores of each rung of `listening_ladder` over (the first `limit` items of) a
+    corpus: ``natural`` (DNSMOS of the recordings), ``griffin_lim`` and ``vocoder`` (copy
+    synthesis of each recording's mel), ``tts_griffin_lim`` and ``tts_vocoder`` (the
+    acoustic model's free-running mel; also its duration ratio)."""
+    from .config import AudioConfig
+
+    model = load_model(checkpoint, device) if checkpoint else None
+    neural = load_vocoder(vocoder, device) if vocoder else None
+    audio = model[2] if model else neural.audio if neural else AudioConfig()
+    report = validate_corpus(corpus, audio, model[1] if model else None, read_audio_data=False)
+    items = report.items[:limit] if limit else report.items
+    if not items:
+        raise ValueError(f"corpus {corpus} has no usable items:\n{report.summary()}")
+    synth = Synthesizer.from_parts(model[0], model[1], audio) if model else None
+    rows: dict[str, list[dict]] = {}
+    for item in items:
+        reference = load_audio(item.audio_path, audio)[0]
+        for rung in listening_ladder(reference, audio, item.text, synth, neural,
+                                     griffin_lim_power):
+            rows.setdefault(rung.name, []).append(rung.scores)
+    power = audio.griffin_lim_power if griffin_lim_power is None else griffin_lim_power
+    return {"corpus": str(corpus), "items": len(items), "griffin_lim_power": power,
+            "rungs": {name: {key: round(statistics.fmean(r[key] for r in scores), 4)
+                             for key in scores[0]} for name, scores in rows.items()}}

@@ -553,3 +553,21 @@ def plot_synthesis(result, title: str | None = None):
     axes[2].set_title("stop token" + (" (stopped by itself)" if result.stopped else " (hit the step limit)"))
     fig.suptitle(title or result.text)
     return fig
+
+
+def plot_ladder(rungs, config, title: str | None = None):
+    """The log-mel spectrogram of each rung of the listening ladder
+    (`evaluation.listening_ladder`), one row each, on one time axis."""
+    from .audio import mel_spectrogram
+
+    fig, axes = plt.subplots(len(rungs), 1, figsize=(9, 1.9 * len(rungs)), sharex=True,
+                             squeeze=False)
+    for ax, rung in zip(axes[:, 0], rungs, strict=True):
+        _mel_image(ax, mel_spectrogram(rung.wave.float(), config), config, label="ln |mel|")
+        ax.set_title(rung.name.replace("_", " "), fontsize=9, loc="left")
+    axes[-1, 0].set_xlabel("time (s)")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+

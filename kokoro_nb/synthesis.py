@@ -1,8 +1,9 @@
 """Text in, speech out: text -> phoneme ids -> mel (+ alignment, stop) -> waveform.
 
-The vocoder is Griffin-Lim (`audio.mel_to_audio`): no extra model to download, and every
-mel in the course can be heard. It sounds phasey; the alignment and the mel are what the
-acoustic model is responsible for.
+The vocoder is the neural one trained by `python -m kokoro_nb train-vocoder` when given
+(``vocoder=`` a ``vocoder_final.pth`` path or a loaded `vocoder.Vocoder`), else Griffin-Lim
+(`audio.mel_to_audio`), which needs no model and sounds phasey; the alignment and the mel
+are what the acoustic model is responsible for.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from pathlib import Path
 
 import torch
 
-from .audio import mel_to_audio, write_audio
+from .audio import write_audio
 from .checkpoints import checkpoint_parts, load_checkpoint_file, load_weights
 from .config import AudioConfig
 from .corpus import encode_text
 from .model import KokoroTTS
 from .text import RussianPhonemeProcessor
+from .vocoder import Vocoder, load_vocoder, vocode_mel
 
 
 @dataclass
@@ -72,17 +74,21 @@ class Synthesizer:
     True
     """
 
-    def __init__(self, path: str | Path, device: str | torch.device = "cpu") -> None:
+    def __init__(self, path: str | Path, device: str | torch.device = "cpu",
+                 vocoder: str | Path | Vocoder | None = None) -> None:
         self.device = torch.device(device)
         self.model, self.processor, self.audio_config, self.checkpoint = load_model(path, self.device)
+        self.vocoder = _as_vocoder(vocoder, self.device)
 
     @classmethod
     def from_parts(cls, model: KokoroTTS, processor: RussianPhonemeProcessor,
-                   audio_config: AudioConfig) -> "Synthesizer":
+                   audio_config: AudioConfig, vocoder: str | Path | Vocoder | None = None
+                   ) -> "Synthesizer":
         synth = cls.__new__(cls)
         synth.device = next(model.parameters()).device
         synth.model, synth.processor, synth.audio_config = model, processor, audio_config
         synth.checkpoint = {}
+        synth.vocoder = _as_vocoder(vocoder, synth.device)
         return synth
 
     @torch.no_grad()
@@ -105,7 +111,8 @@ class Synthesizer:
         steps = -(-frames // self.model.config.reduction)
         wave = None
         if vocode:
-            wave = mel_to_audio(mel.T.contiguous(), self.audio_config, n_iter=griffin_lim_iters)
+            wave = vocode_mel(mel.T.contiguous(), self.audio_config, self.vocoder,
+                              griffin_lim_iters)
         return SynthesisResult(
             text=text,
             phonemes=[self.processor.get_phoneme_list()[i] for i in ids[:-1]],
@@ -131,6 +138,12 @@ class Synthesizer:
             save_attention_png(result.alignment, alignment_path,
                                f"{result.text[:50]} ({'stopped' if result.stopped else 'no stop'})")
         return path
+
+
+def _as_vocoder(vocoder: str | Path | Vocoder | None, device: torch.device) -> Vocoder | None:
+    if vocoder is None or isinstance(vocoder, Vocoder):
+        return vocoder
+    return load_vocoder(vocoder, device)
 
 
 def speak_item(model: KokoroTTS, processor: RussianPhonemeProcessor, audio_config: AudioConfig,

@@ -1,0 +1,293 @@
+"""Training the neural vocoder (`vocoder.Vocoder`) on a corpus's recordings.
+
+``python -m kokoro_nb train-vocoder --corpus P --output D [--preset demo] [--max-minutes M]
+[--resume auto]`` and `train_vocoder` in a notebook run the same loop:
+
+- **Data**: random segments of the training split's recordings (`split_items`, the same
+  split as the acoustic model's, so its validation sentences are never heard here); each
+  segment's log-mel is computed from the segment itself, and the network must give the
+  segment back. Which clips and where is a function of the seed and the step alone
+  (`SegmentSampler`), so a resumed run draws exactly what an uninterrupted one would.
+- **Step**: the losses of `vocoder.vocoder_losses` (mel L1 + multi-resolution STFT), AdamW
+  with a linear warm-up, the gradient norm clipped at 1.
+- **Files** in the output directory: ``vocoder_step_N.pth`` every ``save_every`` steps (and
+  when stopped by a signal or the time limit), written atomically, the last
+  ``keep_last`` kept; ``vocoder_final.pth`` (weights and configs, what synthesis loads);
+  ``metrics.jsonl`` (a ``train`` record every ``log_every`` steps, a ``val`` record at each
+  validation: mel L1 and log-spectral distance of the validation clips vocoded whole);
+  TensorBoard scalars and the first validation clip as audio.
+- **Resume** (``--resume auto`` or a path) restores the weights, optimiser, schedule and
+  random state: the run goes on bit for bit as if it had not stopped.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .audio import load_audio, mel_spectrogram
+from .checkpoints import (
+    METRICS_NAME,
+    TENSORBOARD_DIR,
+    atomic_torch_save,
+    load_checkpoint_file,
+    remove_stale_temp_files,
+    restore_rng_state,
+    rng_state,
+)
+from .config import AudioConfig
+from .corpus import CorpusItem, resolve_corpus_dir, split_items, validate_corpus
+from .device import choose_device
+from .runlog import MetricsFile
+from .vocoder import (
+    Vocoder,
+    count_parameters,
+    vocoder_config,
+    vocoder_losses,
+    vocoder_state,
+)
+
+log = logging.getLogger(__name__)
+
+VOCODER_FINAL_NAME = "vocoder_final.pth"
+VOCODER_CHECKPOINT_PREFIX = "vocoder_step_"
+
+
+@dataclass(frozen=True)
+class VocoderTrainConfig:
+    """Settings of a vocoder run (the `train-vocoder` flags)."""
+
+    corpus: str | None = None        # None: ./ruslan_corpus, else the bundled demo corpus
+    output: str = "./kokoro_vocoder"
+    preset: str = "default"          # vocoder size: demo (CPU minutes) or default (GPU)
+    batch_size: int = 16
+    segment_frames: int = 32         # mel frames per training segment (32 x 256 samples)
+    learning_rate: float = 5e-4
+    warmup_steps: int = 500
+    max_steps: int = 1_000_000
+    max_minutes: float | None = None
+    save_every: int = 500            # steps between checkpoints
+    log_every: int = 25              # steps between train records
+    validate_every: int = 500        # steps between validations
+    keep_last: int = 3
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if min(self.batch_size, self.segment_frames, self.max_steps, self.save_every,
+               self.log_every, self.validate_every) <= 0:
+            raise ValueError(f"invalid VocoderTrainConfig: {self}")
+
+
+def checkpoint_name(step: int) -> str:
+    return f"{VOCODER_CHECKPOINT_PREFIX}{step}.pth"
+
+
+def list_vocoder_checkpoints(output: str | Path) -> list[Path]:
+    """The run's ``vocoder_step_N.pth`` files, oldest first."""
+    found = []
+    for path in Path(output).glob(f"{VOCODER_CHECKPOINT_PREFIX}*.pth"):
+        number = path.stem[len(VOCODER_CHECKPOINT_PREFIX):]
+        if number.isdigit():
+            found.append((int(number), path))
+    return [path for _, path in sorted(found)]
+
+
+class SegmentSampler:
+    """Batches of random segments, a function of (seed, step) only: clips drawn with
+    probability proportional to their length, offsets uniform. Clips shorter than a segment
+    are zero-padded. Decoded clips are kept (all of them for a corpus under an hour; the
+    most recent 512 otherwise)."""
+
+    def __init__(self, items: list[CorpusItem], audio: AudioConfig, segment_frames: int,
+                 batch_size: int, seed: int) -> None:
+        if not items:
+            raise ValueError("no training clips for the vocoder")
+        self.items, self.audio, self.seed, self.batch_size = items, audio, seed, batch_size
+        self.samples = segment_frames * audio.hop_length
+        lengths = np.array([max(item.duration_s, 1e-3) for item in items])
+        self.weights = lengths / lengths.sum()
+        cached = len(items) if lengths.sum() < 3600 else 512
+        self.wave = functools.lru_cache(maxsize=cached)(self._load)
+
+    def _load(self, index: int) -> torch.Tensor:
+        return load_audio(self.items[index].audio_path, self.audio)[0]
+
+    def batch(self, step: int) -> torch.Tensor:
+        """(batch_size, samples) of the recordings for `step`."""
+        rng = np.random.default_rng([self.seed, step])
+        chosen = rng.choice(len(self.items), size=self.batch_size, p=self.weights)
+        segments = []
+        for index, where in zip(chosen, rng.random(self.batch_size), strict=True):
+            wave = self.wave(int(index))
+            room = wave.shape[0] - self.samples
+            if room <= 0:
+                segments.append(torch.nn.functional.pad(wave, (0, -room)))
+            else:
+                start = int(where * room)
+                segments.append(wave[start:start + self.samples])
+        return torch.stack(segments)
+
+
+def vocoder_run_items(config: VocoderTrainConfig, audio: AudioConfig
+                      ) -> tuple[list[CorpusItem], list[CorpusItem]]:
+    """(train, validation) clips of the corpus, the acoustic model's split."""
+    corpus = resolve_corpus_dir(config.corpus)
+    report = validate_corpus(corpus, audio, read_audio_data=False)
+    if not report.usable:
+        raise ValueError(f"corpus {corpus} has no usable items:\n{report.summary()}")
+    return split_items(report.items)
+
+
+@torch.no_grad()
+def validate(model: Vocoder, clips: list[torch.Tensor], audio: AudioConfig) -> dict:
+    """Copy synthesis of whole validation clips: the mean of `vocoder_losses` between each
+    recording and its vocoded version (``val_loss``, ``val_mel``, ``val_stft``)."""
+    model.eval()
+    totals: dict[str, float] = {}
+    for wave in clips:
+        fake = model(mel_spectrogram(wave, audio)[None].to(model.window.device))[0].cpu()
+        n = min(fake.shape[-1], wave.shape[-1])
+        for name, value in vocoder_losses(fake[None, :n], wave[None, :n], audio).items():
+            totals[f"val_{name}"] = totals.get(f"val_{name}", 0.0) + float(value)
+    model.train()
+    return {name: value / len(clips) for name, value in totals.items()}
+
+
+class VocoderTrainer:
+    """One vocoder run: `train()` until `max_steps` or `max_minutes`, resumable."""
+
+    def __init__(self, config: VocoderTrainConfig, resume: str | None = None,
+                 audio: AudioConfig | None = None) -> None:
+        self.config, self.audio = config, audio or AudioConfig()
+        self.output = Path(config.output)
+        self.output.mkdir(parents=True, exist_ok=True)
+        remove_stale_temp_files(self.output)
+        self.device = choose_device(config.device)
+        torch.manual_seed(config.seed)
+        self.model = Vocoder(vocoder_config(config.preset), self.audio).to(self.device)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.learning_rate,
+                                           betas=(0.8, 0.99))
+        warmup = max(config.warmup_steps, 1)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda step: min(1.0, (step + 1) / warmup))
+        train_items, val_items = vocoder_run_items(config, self.audio)
+        self.sampler = SegmentSampler(train_items, self.audio, config.segment_frames,
+                                      config.batch_size, config.seed)
+        self.val_clips = [load_audio(item.audio_path, self.audio)[0] for item in val_items[:4]]
+        self.step = 0
+        self.metrics = MetricsFile(self.output / METRICS_NAME)
+        self._resume(resume)
+        log.info("Vocoder: preset %s, %s parameters, %d training clips, device %s",
+                 config.preset, f"{count_parameters(self.model):,}", len(train_items),
+                 self.device)
+
+    def _resume(self, resume: str | None) -> None:
+        path = None
+        if resume == "auto":
+            found = list_vocoder_checkpoints(self.output)
+            path = found[-1] if found else None
+        elif resume:
+            path = Path(resume)
+        if path is None:
+            self.metrics.remove()
+            return
+        state = load_checkpoint_file(path)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        restore_rng_state(state["rng"], self.device)
+        self.step = int(state["step"])
+        self.metrics.truncate_after(self.step)
+        log.info("Resumed the vocoder from %s at step %d", path, self.step)
+
+    def save(self) -> Path:
+        """A resumable checkpoint of this step (atomic); older ones beyond `keep_last` go."""
+        state = vocoder_state(self.model) | {
+            "step": self.step, "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(), "rng": rng_state(self.device),
+            "train_config": asdict(self.config)}
+        path = atomic_torch_save(state, self.output / checkpoint_name(self.step))
+        for old in list_vocoder_checkpoints(self.output)[:-self.config.keep_last]:
+            old.unlink(missing_ok=True)
+        log.info("Checkpoint saved: %s", path)
+        return path
+
+    def train_step(self) -> dict:
+        real = self.sampler.batch(self.step).to(self.device)
+        mel = mel_spectrogram(real, self.audio)
+        losses = vocoder_losses(self.model(mel), real, self.audio)
+        self.optimizer.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.step += 1
+        return {name: float(value.detach()) for name, value in losses.items()} | {
+            "grad_norm": float(grad_norm)}
+
+    def train(self, progress: bool = True) -> Path:
+        """Train, then write ``vocoder_final.pth``; returns its path."""
+        from .training import StopSignals
+
+        config, started = self.config, time.monotonic()
+        bar = _progress_bar(progress, config.max_steps, self.step)
+        with StopSignals() as stop:
+            while self.step < config.max_steps:
+                record = self.train_step()
+                bar.update(1)
+                if self.step % config.log_every == 0:
+                    self._record("train", record | {
+                        "lr": self.scheduler.get_last_lr()[0],
+                        "elapsed_s": round(time.monotonic() - started, 2)})
+                    bar.set_postfix(loss=f"{record['loss']:.3f}")
+                if self.step % config.validate_every == 0 and self.val_clips:
+                    self._record("val", validate(self.model, self.val_clips, self.audio))
+                minutes = (time.monotonic() - started) / 60
+                out_of_time = config.max_minutes is not None and minutes >= config.max_minutes
+                if self.step % config.save_every == 0 or stop.signum or out_of_time:
+                    self.save()
+                if stop.signum is not None or out_of_time:
+                    break
+        bar.close()
+        if not (self.output / checkpoint_name(self.step)).exists():
+            self.save()  # the last step is resumable too (a later run may go further)
+        return self.save_final()
+
+    def _record(self, kind: str, values: dict) -> None:
+        self.metrics.write({"type": kind, "step": self.step} | values)
+
+    def save_final(self) -> Path:
+        self.model.eval()
+        path = atomic_torch_save(vocoder_state(self.model) | {"step": self.step},
+                                 self.output / VOCODER_FINAL_NAME)
+        log.info("Vocoder saved: %s (step %d)", path, self.step)
+        return path
+
+
+def _progress_bar(enabled: bool, total: int, done: int):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=done, desc="Vocoder", disable=not enabled)
+
+
+def train_vocoder(config: VocoderTrainConfig | None = None, resume: str | None = None,
+                  progress: bool = True, **settings) -> Path:
+    """Train a vocoder (`VocoderTrainConfig` fields as keyword arguments); returns the path
+    of ``vocoder_final.pth``."""
+    known = {f.name for f in fields(VocoderTrainConfig)}
+    unknown = set(settings) - known
+    if unknown:
+        raise TypeError(f"unknown vocoder training settings {sorted(unknown)}")
+    config = config or VocoderTrainConfig(**settings)
+    return VocoderTrainer(config, resume=resume).train(progress=progress)
+
+
+__all__ = ["TENSORBOARD_DIR", "VOCODER_FINAL_NAME", "SegmentSampler", "VocoderTrainConfig",
+           "VocoderTrainer", "list_vocoder_checkpoints", "train_vocoder", "validate"]
