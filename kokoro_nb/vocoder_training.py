@@ -14,8 +14,9 @@
   when stopped by a signal or the time limit), written atomically, the last
   ``keep_last`` kept; ``vocoder_final.pth`` (weights and configs, what synthesis loads);
   ``metrics.jsonl`` (a ``train`` record every ``log_every`` steps, a ``val`` record at each
-  validation: mel L1 and log-spectral distance of the validation clips vocoded whole);
-  TensorBoard scalars and the first validation clip as audio.
+  validation: the losses of the validation clips vocoded whole); the same numbers in
+  TensorBoard (``<output>/tensorboard``: ``train/loss``, ``val/mel``, ...) with the first
+  validation clip vocoded as the audio ``val/sample``.
 - **Resume** (``--resume auto`` or a path) restores the weights, optimiser, schedule and
   random state: the run goes on bit for bit as if it had not stopped.
 """
@@ -182,6 +183,7 @@ class VocoderTrainer:
                                       config.batch_size, config.seed)
         self.val_clips = [load_audio(item.audio_path, self.audio)[0] for item in val_items[:4]]
         self.step = 0
+        self.writer = None
         self.metrics = MetricsFile(self.output / METRICS_NAME)
         self._resume(resume)
         log.info("Vocoder: preset %s, %s parameters, %d training clips, device %s",
@@ -249,6 +251,7 @@ class VocoderTrainer:
                     bar.set_postfix(loss=f"{record['loss']:.3f}")
                 if self.step % config.validate_every == 0 and self.val_clips:
                     self._record("val", validate(self.model, self.val_clips, self.audio))
+                    self._listen()
                 minutes = (time.monotonic() - started) / 60
                 out_of_time = config.max_minutes is not None and minutes >= config.max_minutes
                 if self.step % config.save_every == 0 or stop.signum or out_of_time:
@@ -256,12 +259,39 @@ class VocoderTrainer:
                 if stop.signum is not None or out_of_time:
                     break
         bar.close()
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
         if not (self.output / checkpoint_name(self.step)).exists():
             self.save()  # the last step is resumable too (a later run may go further)
         return self.save_final()
 
     def _record(self, kind: str, values: dict) -> None:
         self.metrics.write({"type": kind, "step": self.step} | values)
+        writer = self._tensorboard()
+        for name, value in values.items():
+            if isinstance(value, (int, float)) and name != "elapsed_s":
+                writer.add_scalar(f"{kind}/{name.removeprefix('val_')}", value, self.step)
+
+    def _tensorboard(self):
+        """The TensorBoard writer (``<output>/tensorboard``), opened at the first record;
+        its purge step hides what an earlier call wrote after the resumed step."""
+        if self.writer is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(self.output / TENSORBOARD_DIR),
+                                        purge_step=self.step)
+        return self.writer
+
+    @torch.no_grad()
+    def _listen(self) -> None:
+        """The first validation clip, vocoded, as TensorBoard audio ``val/sample``."""
+        self.model.eval()
+        wave = self.model.vocode(mel_spectrogram(self.val_clips[0], self.audio).to(self.device))
+        self.model.train()
+        self._tensorboard().add_audio("val/sample", wave.cpu()[None], self.step,
+                                      sample_rate=self.audio.sample_rate)
+        self.writer.flush()
 
     def save_final(self) -> Path:
         self.model.eval()
@@ -289,5 +319,5 @@ def train_vocoder(config: VocoderTrainConfig | None = None, resume: str | None =
     return VocoderTrainer(config, resume=resume).train(progress=progress)
 
 
-__all__ = ["TENSORBOARD_DIR", "VOCODER_FINAL_NAME", "SegmentSampler", "VocoderTrainConfig",
+__all__ = ["VOCODER_FINAL_NAME", "SegmentSampler", "VocoderTrainConfig",
            "VocoderTrainer", "list_vocoder_checkpoints", "train_vocoder", "validate"]

@@ -104,6 +104,7 @@ def test_resume_is_exact(tmp_path):
 
     assert records(tmp_path / "a") == records(tmp_path / "b")
     assert not list((tmp_path / "b").glob("*.tmp"))
+    assert list((tmp_path / "b" / "tensorboard").glob("events.out.tfevents.*"))
 
 
 @pytest.mark.slow
