@@ -19,7 +19,7 @@ import sys
 import types
 import typing
 
-from .config import MODEL_PRESETS, PRESET_TRAINING, VOCODER_PRESETS, TrainConfig
+from .config import MODEL_PRESETS, PRESET_TRAINING, TrainConfig, VocoderTrainConfig
 
 SAMPLE_SENTENCES = (
     "Привет, как дела?",
@@ -47,8 +47,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_class: type) ->
             options |= {"type": typing.get_args(kind)[0], "nargs": len(typing.get_args(kind))}
         else:
             options["type"] = kind
-        if spec.name == "preset":
-            options["choices"] = sorted(PRESET_TRAINING)
+        if spec.metadata.get("choices"):
+            options["choices"] = spec.metadata["choices"]
         parser.add_argument(*names, **options)
 
 
@@ -112,14 +112,9 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
 
 
 def _cmd_train_vocoder(args: argparse.Namespace) -> int:
-    from .vocoder_training import VocoderTrainConfig, train_vocoder
+    from .vocoder_training import train_vocoder
 
-    config = VocoderTrainConfig(
-        corpus=args.corpus, output=args.output, preset=args.preset, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, max_steps=args.max_steps,
-        max_minutes=args.max_minutes, save_every=args.save_every,
-        validate_every=args.validate_every, keep_last=args.keep_last, seed=args.seed,
-        device=args.device)
+    config = config_from_args(VocoderTrainConfig, args)
     path = train_vocoder(config, resume=args.resume, progress=not args.no_progress)
     print(f"{path}: the vocoder (synthesize --vocoder {path})")
     return 0
@@ -312,23 +307,7 @@ def _add_synthesize(sub) -> None:
 def _add_train_vocoder(sub) -> None:
     train = sub.add_parser("train-vocoder", help="train the neural vocoder on a corpus's "
                                                   "recordings")
-    train.add_argument("--corpus", "-c", default=None,
-                       help="corpus directory (default ./ruslan_corpus, else the bundled demo)")
-    train.add_argument("--output", "-o", default="./kokoro_vocoder", help="output directory")
-    train.add_argument("--preset", default="default", choices=sorted(VOCODER_PRESETS),
-                       help="vocoder size: demo (~1.7 M parameters, CPU minutes) or default "
-                            "(~13.5 M, for a GPU)")
-    train.add_argument("--batch-size", "-b", type=int, default=16)
-    train.add_argument("--learning-rate", "-lr", type=float, default=5e-4)
-    train.add_argument("--max-steps", type=int, default=1_000_000)
-    train.add_argument("--max-minutes", type=float, default=None,
-                       help="stop (with a checkpoint) after this many minutes")
-    train.add_argument("--save-every", type=int, default=500, help="steps between checkpoints")
-    train.add_argument("--validate-every", type=int, default=500,
-                       help="steps between validations")
-    train.add_argument("--keep-last", type=int, default=3, help="checkpoints kept")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--device", default="auto", help="auto|cpu|cuda|mps")
+    add_config_arguments(train, VocoderTrainConfig)
     train.add_argument("--resume", "-r", default=None,
                        help="'auto' (newest vocoder_step_N.pth in --output) or a .pth path")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")

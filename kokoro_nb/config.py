@@ -210,10 +210,12 @@ SESSION_SETTINGS = frozenset({"output", "max_steps", "max_minutes", "overwrite",
                               "ddp_timeout_minutes"})
 
 
-def setting(default: Any, help: str, short: str | None = None, cli: bool = True):
-    """A TrainConfig field with its command-line help (and short flag)."""
+def setting(default: Any, help: str, short: str | None = None, cli: bool = True,
+            choices: tuple[str, ...] | None = None):
+    """A config field with its command-line help (and short flag, and allowed values)."""
     kind = {"default_factory": default} if callable(default) else {"default": default}
-    return field(**kind, metadata={"help": help, "short": short, "cli": cli})
+    return field(**kind, metadata={"help": help, "short": short, "cli": cli,
+                                   "choices": choices})
 
 
 @dataclass
@@ -232,7 +234,7 @@ class TrainConfig:
                                  "effective batch is batch size x this; the schedule counts "
                                  "optimiser steps")
     preset: str = setting("default", "model size: default (the seed's, hidden 512) or demo "
-                                     "(small, for CPUs)")
+                                     "(small, for CPUs)", choices=tuple(sorted(PRESET_TRAINING)))
     model_changes: dict = setting(dict, "ModelConfig fields to override", cli=False)
     device: str = setting("auto", "auto (mps > cuda > cpu), mps, cuda or cpu")
     amp: bool = setting(True, "mixed precision: bf16 on CUDA, fp16 on MPS, off on CPU")
@@ -356,3 +358,33 @@ def vocoder_config(preset: str = "default", **changes) -> VocoderConfig:
     if preset not in VOCODER_PRESETS:
         raise ValueError(f"unknown vocoder preset {preset!r}; choose one of {sorted(VOCODER_PRESETS)}")
     return VocoderConfig(**(VOCODER_PRESETS[preset] | changes))
+
+
+@dataclass(frozen=True)
+class VocoderTrainConfig:
+    """Settings of a vocoder run (`vocoder_training.py`; the `train-vocoder` flags)."""
+
+    corpus: str | None = setting(
+        None, "corpus directory (RUSLAN layout); when not given, ./ruslan_corpus if it exists, "
+              "else the bundled demo corpus", short="-c")
+    output: str = setting("./kokoro_vocoder", "output directory", short="-o")
+    preset: str = setting("default", "vocoder size: demo (~1.7 M parameters, CPU minutes) or "
+                                     "default (~13.5 M, for a GPU)",
+                          choices=tuple(sorted(VOCODER_PRESETS)))
+    batch_size: int = setting(16, "segments per step", short="-b")
+    segment_frames: int = setting(32, "mel frames per training segment (x 256 samples)")
+    learning_rate: float = setting(5e-4, "peak learning rate", short="-lr")
+    warmup_steps: int = setting(500, "steps of linear learning-rate warm-up")
+    max_steps: int = setting(1_000_000, "stop after this many steps")
+    max_minutes: float | None = setting(None, "stop (with a checkpoint) after this many minutes")
+    save_every: int = setting(500, "steps between checkpoints")
+    log_every: int = setting(25, "steps between train records in metrics.jsonl")
+    validate_every: int = setting(500, "steps between validations")
+    keep_last: int = setting(3, "checkpoints kept")
+    seed: int = setting(0, "random seed (the segments drawn and the initial weights)")
+    device: str = setting("auto", "auto|cpu|cuda|mps")
+
+    def __post_init__(self) -> None:
+        if min(self.batch_size, self.segment_frames, self.max_steps, self.save_every,
+               self.log_every, self.validate_every) <= 0:
+            raise ValueError(f"invalid VocoderTrainConfig: {self}")

@@ -262,7 +262,8 @@ def find_or_train_vocoder(output: str | os.PathLike | None = None, minutes: floa
     or one directory up); when there is none, train the demo vocoder on the demo corpus for
     `minutes` (or `max_steps`) into a temporary directory."""
     from .corpus import demo_corpus_dir
-    from .vocoder_training import VOCODER_FINAL_NAME, VocoderTrainConfig, train_vocoder
+    from .config import VocoderTrainConfig
+    from .vocoder_training import VOCODER_FINAL_NAME, train_vocoder
 
     candidates = [output] if output else list(VOCODER_CANDIDATES)
     for candidate in candidates:

@@ -158,8 +158,10 @@ def evenly_spaced(items: list, limit: int | None) -> list:
 # --------------------------------------------------------------------------- audio quality
 
 
-def _listen(reference: torch.Tensor, wave: torch.Tensor, audio, aligned: bool) -> dict:
-    """The measures of one clip against its recording (STOI only when time-aligned)."""
+def listen_to(reference: torch.Tensor, wave: torch.Tensor, audio, aligned: bool) -> dict:
+    """The `quality.py` measures of `wave` against its `reference` recording: ``mcd``, the
+    ``dnsmos_*`` scores with the quality extra, and ``stoi`` when the two are time-aligned
+    (copy synthesis)."""
     scores = {"mcd": mcd_dtw(reference, wave, audio)}
     mos = dnsmos(wave, audio.sample_rate)
     if mos is not None:
@@ -174,7 +176,7 @@ def _listen(reference: torch.Tensor, wave: torch.Tensor, audio, aligned: bool) -
 @dataclass
 class Rung:
     """One version of a recording on the listening ladder: its waveform and its scores
-    against the recording (`_listen`)."""
+    against the recording (`listen_to`)."""
 
     name: str
     wave: torch.Tensor
@@ -204,7 +206,7 @@ def listening_ladder(reference: torch.Tensor, audio, text: str | None = None,
         rungs.append(("tts_griffin_lim", vocode_mel(tts_mel, gl_audio), False, ratio))
         if vocoder is not None:
             rungs.append(("tts_vocoder", vocode_mel(tts_mel, audio, vocoder), False, ratio))
-    return [Rung(name, wave, _listen(reference, wave, audio, aligned) | extra)
+    return [Rung(name, wave, listen_to(reference, wave, audio, aligned) | extra)
             for name, wave, aligned, extra in rungs]
 
 
@@ -234,5 +236,25 @@ def audio_quality(corpus: str | Path, checkpoint: str | Path | None = None,
             rows.setdefault(rung.name, []).append(rung.scores)
     power = audio.griffin_lim_power if griffin_lim_power is None else griffin_lim_power
     return {"corpus": str(corpus), "items": len(items), "griffin_lim_power": power,
-            "rungs": {name: {key: round(statistics.fmean(r[key] for r in scores), 4)
-                             for key in scores[0]} for name, scores in rows.items()}}
+            "rungs": {name: mean_scores(scores) for name, scores in rows.items()}}
+
+
+def mean_scores(rows: list[dict]) -> dict:
+    """The mean of each score over `rows` (dicts with the same keys), rounded to 4 places."""
+    return {key: round(statistics.fmean(row[key] for row in rows), 4) for key in rows[0]}
+
+
+@torch.no_grad()
+def griffin_lim_sweep(recordings: list[torch.Tensor], audio, powers=(1.0, 1.2, 1.5)
+                      ) -> list[dict]:
+    """Griffin-Lim of each recording's own mel at each magnitude power: one row per power,
+    ``{"power": p, **mean scores}`` (`listen_to`, over the recordings)."""
+    mels = [mel_spectrogram(clip, audio) for clip in recordings]
+    rows = []
+    for power in powers:
+        sharpened = dataclasses.replace(audio, griffin_lim_power=power)
+        scores = [listen_to(clip, vocode_mel(mel, sharpened), audio, True)
+                  for clip, mel in zip(recordings, mels, strict=True)]
+        rows.append({"power": power} | mean_scores(scores))
+    return rows
+

@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +42,7 @@ from .checkpoints import (
     restore_rng_state,
     rng_state,
 )
-from .config import AudioConfig
+from .config import AudioConfig, VocoderTrainConfig
 from .corpus import CorpusItem, resolve_corpus_dir, split_items, validate_corpus
 from .device import choose_device
 from .runlog import MetricsFile
@@ -58,32 +58,6 @@ log = logging.getLogger(__name__)
 
 VOCODER_FINAL_NAME = "vocoder_final.pth"
 VOCODER_CHECKPOINT_PREFIX = "vocoder_step_"
-
-
-@dataclass(frozen=True)
-class VocoderTrainConfig:
-    """Settings of a vocoder run (the `train-vocoder` flags)."""
-
-    corpus: str | None = None        # None: ./ruslan_corpus, else the bundled demo corpus
-    output: str = "./kokoro_vocoder"
-    preset: str = "default"          # vocoder size: demo (CPU minutes) or default (GPU)
-    batch_size: int = 16
-    segment_frames: int = 32         # mel frames per training segment (32 x 256 samples)
-    learning_rate: float = 5e-4
-    warmup_steps: int = 500
-    max_steps: int = 1_000_000
-    max_minutes: float | None = None
-    save_every: int = 500            # steps between checkpoints
-    log_every: int = 25              # steps between train records
-    validate_every: int = 500        # steps between validations
-    keep_last: int = 3
-    seed: int = 0
-    device: str = "auto"
-
-    def __post_init__(self) -> None:
-        if min(self.batch_size, self.segment_frames, self.max_steps, self.save_every,
-               self.log_every, self.validate_every) <= 0:
-            raise ValueError(f"invalid VocoderTrainConfig: {self}")
 
 
 def checkpoint_name(step: int) -> str:

@@ -13,9 +13,7 @@ from the run's metrics.jsonl. Needs the ``quality`` extra::
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
-import statistics
 import sys
 from pathlib import Path
 
@@ -25,14 +23,10 @@ sys.path.insert(0, str(ROOT))
 from kokoro_nb.audio import load_audio, mel_spectrogram  # noqa: E402
 from kokoro_nb.config import AudioConfig  # noqa: E402
 from kokoro_nb.corpus import validate_corpus  # noqa: E402
-from kokoro_nb.evaluation import _listen  # noqa: E402
+from kokoro_nb.evaluation import griffin_lim_sweep, listen_to, mean_scores  # noqa: E402
 from kokoro_nb.runlog import read_metrics  # noqa: E402
 from kokoro_nb.vocoder import load_vocoder, vocode_mel  # noqa: E402
 from kokoro_nb.vocoder_training import list_vocoder_checkpoints  # noqa: E402
-
-
-def mean_scores(rows: list[dict]) -> dict:
-    return {key: round(statistics.fmean(row[key] for row in rows), 4) for key in rows[0]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,16 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     items = validate_corpus(args.corpus, audio, read_audio_data=False).items[:args.limit]
     clips = [load_audio(item.audio_path, audio)[0] for item in items]
     mels = [mel_spectrogram(clip, audio) for clip in clips]
-    for power in args.power or (1.0, 1.2, 1.5):
-        gl = dataclasses.replace(audio, griffin_lim_power=power)
-        rows = [_listen(clip, vocode_mel(mel, gl), audio, True)
-                for clip, mel in zip(clips, mels, strict=True)]
-        print(json.dumps({"rung": "griffin_lim", "power": power} | mean_scores(rows)), flush=True)
+    for row in griffin_lim_sweep(clips, audio, tuple(args.power or (1.0, 1.2, 1.5))):
+        print(json.dumps({"rung": "griffin_lim"} | row), flush=True)
     elapsed = {r["step"]: r["elapsed_s"] for r in read_metrics(args.run) if "elapsed_s" in r}
     run = Path(args.run)
     for path in list_vocoder_checkpoints(run) + [run / "vocoder_final.pth"]:
         vocoder = load_vocoder(path)
-        rows = [_listen(clip, vocode_mel(mel, audio, vocoder), audio, True)
+        rows = [listen_to(clip, vocode_mel(mel, audio, vocoder), audio, True)
                 for clip, mel in zip(clips, mels, strict=True)]
         step = int(path.stem.rpartition("_")[2]) if path.stem[-1].isdigit() else "final"
         minutes = round(elapsed[step] / 60, 1) if step in elapsed else None

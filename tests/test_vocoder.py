@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from kokoro_nb.audio import load_audio, mel_spectrogram
-from kokoro_nb.config import AudioConfig, vocoder_config
+from kokoro_nb.config import AudioConfig, VocoderTrainConfig, vocoder_config
 from kokoro_nb.corpus import demo_corpus_dir
 from kokoro_nb.quality import dtw_cost, mcd_dtw
 from kokoro_nb.runlog import read_metrics
@@ -25,7 +25,6 @@ from kokoro_nb.vocoder import (
     vocoder_state,
 )
 from kokoro_nb.vocoder_training import (
-    VocoderTrainConfig,
     VocoderTrainer,
     list_vocoder_checkpoints,
 )
@@ -191,3 +190,11 @@ def test_audio_quality_lists_the_copy_synthesis_rungs(tmp_path):
     assert list(result["rungs"]) == ["natural", "griffin_lim", "vocoder"]
     assert result["rungs"]["natural"]["mcd"] == 0.0
     assert result["rungs"]["vocoder"]["mcd"] > result["rungs"]["griffin_lim"]["mcd"]  # untrained
+
+
+def test_griffin_lim_sweep_scores_each_power():
+    from kokoro_nb.evaluation import griffin_lim_sweep
+
+    rows = griffin_lim_sweep([demo_clip()], AUDIO, (1.0, 1.5))
+    assert [row["power"] for row in rows] == [1.0, 1.5]
+    assert rows[0]["mcd"] < rows[1]["mcd"]  # sharpening moves the spectrum away

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from .lexicon import _read_data
 from .morph import PREPOSITION_CASES, Parse, analyzer, parses
+from .normalize import is_word
 
 HOMOGRAPH_FILE = "homographs.tsv"
 
@@ -144,10 +145,6 @@ def _pronoun_parse(word: str) -> Parse | None:
     return Parse(word, frozenset(t for t in (person, number, gender, "nomn", "NPRO") if t), 1.0)
 
 
-def _is_word(token: str) -> bool:
-    return any(c.isalpha() for c in token)
-
-
 def _is_numeral(word: str) -> bool:
     """A cardinal of five or more (пять, двадцать, сто): the noun after it is genitive."""
     return any(p.pos == "NUMR" and p.lemma not in COUNT_WORDS | {"один", "два"}
@@ -158,7 +155,7 @@ def _previous(words: list[str], i: int) -> tuple[str | None, int, list[str]]:
     """The nearest word left of `i` in its clause that governs it (its head), its index,
     and the adjective-like words skipped on the way (which must agree with word `i`)."""
     modifiers, j = [], i - 1
-    while j >= 0 and _is_word(words[j]):
+    while j >= 0 and is_word(words[j]):
         word = words[j]
         if word in PREPOSITION_CASES or word in COUNT_WORDS or word in GENITIVE_WORDS:
             return word, j, modifiers
@@ -176,7 +173,7 @@ def _previous(words: list[str], i: int) -> tuple[str | None, int, list[str]]:
 def _next(words: list[str], i: int, skip: frozenset = SKIPPED) -> str | None:
     """The first word right of `i` in its clause, past the particles and adverbs in `skip`."""
     for word in words[i + 1:i + 5]:
-        if not _is_word(word):
+        if not is_word(word):
             return None
         if word not in skip:
             return word
@@ -271,7 +268,7 @@ def _agreement_constraints(words: list[str], i: int, modifiers: list[str], head:
         said = f"agrees with «{following}»" if agreed else "no noun after it to agree with"
         found.append((said, lambda p: (1.0 if p in agreed else 0.1) if p.pos == "ADJF" else (
             0.1 if agreed else 1.0)))
-    following = words[i + 1] if i + 1 < len(words) and _is_word(words[i + 1]) else None
+    following = words[i + 1] if i + 1 < len(words) and is_word(words[i + 1]) else None
     genitive = bool(following) and _has(following, "gent", 0.5) and _has(following, "NOUN", 0.5)
     if any(p.pos == "NUMR" for p in own) and any(p.pos == "NOUN" for p in own):
         # сорок минут: a number before its noun
@@ -289,7 +286,7 @@ def _noun_after(words: list[str], i: int) -> str | None:
     """The word after `i` that an adjective `i` would agree with, past coordinated
     adjectives (жаркое и пыльное путешествие)."""
     j = i + 1
-    while j < len(words) and _is_word(words[j]) or (j < len(words) and words[j] == ","):
+    while j < len(words) and is_word(words[j]) or (j < len(words) and words[j] == ","):
         word = words[j]
         if word in ("и", "или", ",") or _has(word, "ADJF", 0.5):
             j += 1
@@ -303,7 +300,7 @@ def _predicate_after(words: list[str], i: int) -> str | None:
     its right in the clause, within six words, past genitives, adverbs and prepositional
     phrases (окна нашей квартиры выходят на юг)."""
     for word in words[i + 1:i + 7]:
-        if not _is_word(word):
+        if not is_word(word):
             return None
         if word in SKIPPED or word in PREPOSITION_CASES:
             continue
@@ -322,7 +319,7 @@ def _sentence_lemmas(words: list[str], i: int) -> set[str]:
         end += 1
     lemmas: set[str] = set()
     for word in words[start:end + 1]:
-        if _is_word(word) and word != words[i]:
+        if is_word(word) and word != words[i]:
             lemmas.add(word)
             lemmas.update(p.lemma for p in parses(word))
     return lemmas
@@ -354,8 +351,8 @@ def score_readings(words: list[str], i: int, readings: tuple[Reading, ...]
     elif any("@count" in r.tags for r in readings):
         reasons.append("not after два, три, четыре")
     for reading in readings:
-        if ("@count" in reading.tags) != counted and not (counted and "sing" not in reading.tags
-                                                          and "@count" not in reading.tags):
+        # After два, три, четыре the count form stands for the genitive singular.
+        if ("@count" in reading.tags and not counted) or (counted and "sing" in reading.tags):
             continue
         prior = weighted = 0.0
         for parse in own:
@@ -417,7 +414,7 @@ def vse(words: list[str], i: int) -> tuple[str, str]:
     все); всё before a singular verb or predicate (все было хорошо, я все понял, все ясно),
     in fixed phrases (все равно, все ещё, вот и все), and where nothing says otherwise."""
     after = _next(words, i, frozenset({"же", "ли", "бы"}))
-    before = words[i - 1] if i > 0 and _is_word(words[i - 1]) else None
+    before = words[i - 1] if i > 0 and is_word(words[i - 1]) else None
     if after in ("равно", "ещё", "еще", "это", "то", "что", "таки", "время", "подряд"):
         return "всё", f"«все {after}»"
     if after is None and i + 2 < len(words) and words[i + 1] == "," and words[i + 2] == "кто":
@@ -448,9 +445,9 @@ def uzhe(words: list[str], i: int) -> tuple[str, str]:
     if after == "чем" or before in ("гораздо", "намного", "значительно", "чуть", "вдвое",
                                      "немного", "куда", "несколько"):
         return "+уже", "comparative (у́же чем)"
-    becomes = before is not None and _is_word(before) and any(
+    becomes = before is not None and is_word(before) and any(
         p.lemma in ("становиться", "стать") for p in parses(before))
-    if becomes and (after is None or not _is_word(after)):
+    if becomes and (after is None or not is_word(after)):
         return "+уже", f"comparative after «{before}»"
     return "уж+е", "the adverb (no comparison)"
 
@@ -471,7 +468,7 @@ def stoit(words: list[str], i: int) -> tuple[str, str] | None:
         return "ст+оит", f"before the amount «{after}»"
     if after in PLACE_PREPOSITIONS:
         return "сто+ит", f"before the place «{after} ...»"
-    before = [w for w in words[max(0, i - 3):i] if _is_word(w)]
+    before = [w for w in words[max(0, i - 3):i] if is_word(w)]
     if any(w in PLACE_PREPOSITIONS for w in before):
         return "сто+ит", "after a place"
     return None

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import re
 
-from .morph import inflect_cardinal, parses
+from .morph import inflect_cardinal, inflect_word, parses
 from .numbers import _combining_form, agree_noun, cardinal_to_words, ordinal_to_words
 
 MONTHS_GENITIVE = ("января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа",
@@ -301,17 +301,6 @@ def roman_value(numeral: str) -> int:
     return total
 
 
-def _inflect_word(word: str, grammemes: set[str]) -> str | None:
-    """`word` (its first analysis) inflected to `grammemes`, or None."""
-    from .morph import analyzer
-
-    morph = analyzer()
-    if morph is None:
-        return None
-    inflected = morph.parse(word)[0].inflect({g for g in grammemes if g})
-    return inflected.word if inflected else None
-
-
 ANALYSER_CASES = {"nomn": "nom", "gent": "gen", "datv": "dat", "accs": "acc", "ablt": "ins",
                   "loct": "prep"}
 
@@ -552,7 +541,7 @@ def _so_called(match: re.Match) -> str:
         best = max(forms, key=lambda p: p.score)
         wanted = {best.case, best.number} | ({best.gender} if best.number == "sing"
                                               and best.gender else set())
-        inflected = _inflect_word("называемый", wanted)
+        inflected = inflect_word("называемый", wanted)
         said = f"так {inflected}" if inflected else said
     return f"{said}{match['space']}{match['word']}"
 

@@ -174,6 +174,15 @@ def inflect_cardinal(words: list[str], case: str, gender: str | None) -> list[st
     return result
 
 
+def inflect_word(word: str, grammemes: set[str]) -> str | None:
+    """`word` (its analyser's first analysis) inflected to `grammemes`; None when it cannot
+    be (or without the analyser): ``inflect_word("называемый", {"femn", "nomn", "sing"})``
+    is ``"называемая"``."""
+    morph = analyzer()
+    inflected = morph.parse(word)[0].inflect({g for g in grammemes if g}) if morph else None
+    return inflected.word if inflected else None
+
+
 def _counted_noun(word: str, number: list[str], case: str, force: bool = False) -> str:
     """The counted noun in `case` when it is not in it yet (градусов -> градусах): singular
     after один, else plural. The genitive and accusative stay (пять градусов) unless
@@ -231,11 +240,9 @@ def agree_cardinals(text: str) -> str:
         words = inflect_cardinal(match["number"].split(), *found)
         prep = f"{match['prep']} " if match["prep"] else ""
         prep += f"{match['sign']} " if match["sign"] else ""
-        noun = match["word"]
-        if found[0] == "accs" and words[-1] == "одну":  # одну тонну
-            noun = _counted_noun(noun, words, "accs", force=True)
-        elif found[0] == "gent" and match["prep"]:  # около трёх километра -> километров
-            noun = _counted_noun(noun, words, "gent", force=True)
-        return f"{prep}{' '.join(words)} {_counted_noun(noun, words, found[0])}"
+        # одну тонну; около трёх километра -> километров: these noun forms change too
+        force = (found[0] == "accs" and words[-1] == "одну") or (
+            found[0] == "gent" and bool(match["prep"]))
+        return f"{prep}{' '.join(words)} {_counted_noun(match['word'], words, found[0], force)}"
 
     return _CARDINAL_RUN.sub(agreed, text)
