@@ -69,6 +69,8 @@ def _default_text(spec: dataclasses.Field) -> str:
         return f" (default: {'on' if default else 'off'})"
     if isinstance(default, tuple):
         return " (default: " + " ".join(map(str, default)) + ")"
+    if isinstance(default, float):
+        return f" (default: {default:.4g})"
     return "" if default is None else f" (default: {default})"
 
 

@@ -353,6 +353,11 @@ VOCODER_PRESETS: dict[str, dict] = {
 }
 
 
+# The step from which a preset trains adversarially (`VocoderTrainConfig.adversarial_from`;
+# -1 = never): the demo's discriminators would make a CPU step about 30 times slower.
+VOCODER_ADVERSARIAL_FROM = {"demo": -1, "default": 10_000}
+
+
 def vocoder_config(preset: str = "default", **changes) -> VocoderConfig:
     """`VocoderConfig` of a preset, with `changes` on top."""
     if preset not in VOCODER_PRESETS:
@@ -383,8 +388,28 @@ class VocoderTrainConfig:
     keep_last: int = setting(3, "checkpoints kept")
     seed: int = setting(0, "random seed (the segments drawn and the initial weights)")
     device: str = setting("auto", "auto|cpu|cuda|mps")
+    adversarial_from: int | None = setting(
+        None, "step from which discriminators (multi-period and multi-resolution) train beside "
+              "the vocoder and their hinge and feature-matching losses join its loss; 0: from "
+              "the start, -1: never (default: the preset's, default 10000, demo never)")
+    adversarial_weight: float = setting(
+        1 / 45, "weight of the adversarial loss against the mel L1's 1 (HiFi-GAN's 1:45); "
+                "feature matching weighs twice this")
+    acoustic_checkpoint: str | None = setting(
+        None, "fine-tune on this acoustic model's teacher-forced mels (its own errors, "
+              "aligned frame for frame with the recordings) instead of the recordings' mels")
+    init_from: str | None = setting(
+        None, "start from this vocoder's weights (vocoder_final.pth or a checkpoint) with a "
+              "fresh optimiser and schedule: a fine-tuning run")
 
     def __post_init__(self) -> None:
         if min(self.batch_size, self.segment_frames, self.max_steps, self.save_every,
-               self.log_every, self.validate_every) <= 0:
+               self.log_every, self.validate_every) <= 0 or self.adversarial_weight < 0:
             raise ValueError(f"invalid VocoderTrainConfig: {self}")
+
+    def adversarial_start(self) -> int | None:
+        """The step adversarial training starts at, None if never."""
+        start = self.adversarial_from
+        if start is None:
+            start = VOCODER_ADVERSARIAL_FROM.get(self.preset, -1)
+        return None if start < 0 else start

@@ -128,6 +128,33 @@ def teacher_forced_alignment(model, processor, audio_config, item, cache_dir=Non
     return {"attention": out["attention"][0, : int(steps[0])].cpu(), "symbols": symbols, **metrics}
 
 
+@torch.no_grad()
+def teacher_forced_mel(model, processor, audio_config, item, seed: int = 0,
+                       cache_dir=None) -> torch.Tensor:
+    """The acoustic model's own log-mel (n_mels, frames) of one corpus item with the real
+    mel fed back (teacher forcing), frame for frame aligned with the recording: what a
+    vocoder fine-tuned on the model's errors learns from. The prenet's dropout (on at
+    inference in Tacotron 2) draws from a generator seeded by `seed`, so the same call
+    gives the same mel."""
+    dataset = TTSDataset([item], processor, audio_config, cache_dir)
+    r = model.config.reduction
+    batch = collate_batch([dataset[0]], processor.pad_id, frames_multiple=r,
+                          log_floor=audio_config.log_floor)
+    device = next(model.parameters()).device
+    batch = batch_to_device(batch, device)
+    was_training = model.training
+    model.eval()
+    accelerator = {} if device.type == "cpu" else {"device_type": device.type}
+    with torch.random.fork_rng(devices=[device.index or 0] * (device.type != "cpu"),
+                               **accelerator):
+        torch.manual_seed(seed)
+        out = model(batch["ids"], batch["stress"], batch["text_lengths"], batch["mels"],
+                    batch["mel_lengths"])
+    model.train(was_training)
+    frames = int(batch["mel_lengths"][0])
+    return model.denormalize(out["mel_post"])[0, :frames].T.float().cpu()
+
+
 def checkpoint_alignments(checkpoints: list, item, limit: int = 4, cache_dir=None) -> list[dict]:
     """Teacher-forced alignments of one corpus item under several checkpoints (the first,
     the last and evenly spaced ones between, at most `limit`), oldest first."""

@@ -10,15 +10,25 @@
   (`SegmentSampler`), so a resumed run draws exactly what an uninterrupted one would.
 - **Step**: the losses of `vocoder.vocoder_losses` (mel L1 + multi-resolution STFT), AdamW
   with a linear warm-up, the gradient norm clipped at 1.
+- **Adversarial training** (`Adversary`, from step ``adversarial_from``; the default preset
+  starts at 10,000, the demo never): each step first trains the discriminators of
+  `discriminators.py` on the recordings against the detached vocoded segments (hinge
+  loss), then adds their adversarial and feature-matching losses to the vocoder's, at
+  ``adversarial_weight`` and twice that against the mel L1's 1.
+- **Fine-tuning on an acoustic model's mels** (``acoustic_checkpoint``, usually with
+  ``init_from`` a vocoder trained on the recordings): each segment is vocoded from the
+  model's teacher-forced mel of its clip (`evaluation.teacher_forced_mel`), which lines up
+  frame for frame with the recording, so the vocoder learns to undo the model's blur.
+  Validation stays copy synthesis of the recordings' mels.
 - **Files** in the output directory: ``vocoder_step_N.pth`` every ``save_every`` steps (and
-  when stopped by a signal or the time limit), written atomically, the last
-  ``keep_last`` kept; ``vocoder_final.pth`` (weights and configs, what synthesis loads);
+  when stopped by a signal or the time limit; with the discriminators when they train),
+  written atomically, the last ``keep_last`` kept; ``vocoder_final.pth`` (weights and configs, what synthesis loads);
   ``metrics.jsonl`` (a ``train`` record every ``log_every`` steps, a ``val`` record at each
   validation: the losses of the validation clips vocoded whole); the same numbers in
   TensorBoard (``<output>/tensorboard``: ``train/loss``, ``val/mel``, ...) with the first
   validation clip vocoded as the audio ``val/sample``.
-- **Resume** (``--resume auto`` or a path) restores the weights, optimiser, schedule and
-  random state: the run goes on bit for bit as if it had not stopped.
+- **Resume** (``--resume auto`` or a path) restores the weights, optimiser, schedule,
+  discriminators and random state: the run goes on bit for bit as if it had not stopped.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -45,11 +56,20 @@ from .checkpoints import (
 from .config import AudioConfig, VocoderTrainConfig
 from .corpus import CorpusItem, resolve_corpus_dir, split_items, validate_corpus
 from .device import choose_device
+from .discriminators import (
+    Discriminators,
+    discriminator_loss,
+    feature_matching_loss,
+    generator_adversarial_loss,
+)
+from .evaluation import teacher_forced_mel
 from .runlog import MetricsFile
+from .synthesis import load_model
 from .vocoder import (
     Vocoder,
     count_parameters,
     vocoder_config,
+    vocoder_from_state,
     vocoder_losses,
     vocoder_state,
 )
@@ -76,38 +96,88 @@ def list_vocoder_checkpoints(output: str | Path) -> list[Path]:
 
 class SegmentSampler:
     """Batches of random segments, a function of (seed, step) only: clips drawn with
-    probability proportional to their length, offsets uniform. Clips shorter than a segment
-    are zero-padded. Decoded clips are kept (all of them for a corpus under an hour; the
-    most recent 512 otherwise)."""
+    probability proportional to their length, offsets uniform on the hop grid. Clips shorter
+    than a segment are zero-padded. Decoded clips are kept (all of them for a corpus under
+    an hour; the most recent 512 otherwise).
+
+    The mel a segment is vocoded from is the segment's own, or, with `clip_mel` (a clip's
+    index -> its whole log-mel (n_mels, frames), e.g. an acoustic model's teacher-forced
+    one), the frames of that mel over the segment."""
 
     def __init__(self, items: list[CorpusItem], audio: AudioConfig, segment_frames: int,
-                 batch_size: int, seed: int) -> None:
+                 batch_size: int, seed: int,
+                 clip_mel: Callable[[int], torch.Tensor] | None = None) -> None:
         if not items:
             raise ValueError("no training clips for the vocoder")
         self.items, self.audio, self.seed, self.batch_size = items, audio, seed, batch_size
+        self.frames = segment_frames
         self.samples = segment_frames * audio.hop_length
         lengths = np.array([max(item.duration_s, 1e-3) for item in items])
         self.weights = lengths / lengths.sum()
         cached = len(items) if lengths.sum() < 3600 else 512
         self.wave = functools.lru_cache(maxsize=cached)(self._load)
+        self.clip_mel = None if clip_mel is None else functools.lru_cache(maxsize=cached)(clip_mel)
+        self.silence = float(mel_spectrogram(torch.zeros(audio.n_fft), audio).min())
 
     def _load(self, index: int) -> torch.Tensor:
         return load_audio(self.items[index].audio_path, self.audio)[0]
 
-    def batch(self, step: int) -> torch.Tensor:
-        """(batch_size, samples) of the recordings for `step`."""
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The recordings (batch_size, samples) for `step` and the log-mels to vocode them
+        from (batch_size, n_mels, segment_frames + 1)."""
         rng = np.random.default_rng([self.seed, step])
         chosen = rng.choice(len(self.items), size=self.batch_size, p=self.weights)
-        segments = []
+        hop, segments, mels = self.audio.hop_length, [], []
         for index, where in zip(chosen, rng.random(self.batch_size), strict=True):
             wave = self.wave(int(index))
-            room = wave.shape[0] - self.samples
-            if room <= 0:
-                segments.append(torch.nn.functional.pad(wave, (0, -room)))
-            else:
-                start = int(where * room)
-                segments.append(wave[start:start + self.samples])
-        return torch.stack(segments)
+            start = int(where * (max(wave.shape[0] - self.samples, 0) // hop + 1)) * hop
+            segment = wave[start:start + self.samples]
+            segments.append(torch.nn.functional.pad(segment, (0, self.samples - len(segment))))
+            if self.clip_mel is not None:
+                mel = self.clip_mel(int(index))[:, start // hop:start // hop + self.frames + 1]
+                mels.append(torch.nn.functional.pad(
+                    mel, (0, self.frames + 1 - mel.shape[1]), value=self.silence))
+        waves = torch.stack(segments)
+        return waves, torch.stack(mels) if mels else mel_spectrogram(waves, self.audio)
+
+
+class Adversary:
+    """The discriminators of adversarial training (`discriminators.Discriminators`), their
+    optimiser and schedule, from step `start` on."""
+
+    def __init__(self, config: VocoderTrainConfig, start: int, device: torch.device) -> None:
+        self.start, self.weight = start, config.adversarial_weight
+        self.judges = Discriminators(config.preset).to(device)
+        self.optimizer = torch.optim.AdamW(self.judges.parameters(), lr=config.learning_rate,
+                                           betas=(0.8, 0.99))
+
+    def active(self, step: int) -> bool:
+        return step >= self.start
+
+    def train_discriminators(self, fake: torch.Tensor, real: torch.Tensor) -> float:
+        """One step of the discriminators on the recordings and (detached) vocoded waves."""
+        loss = discriminator_loss(self.judges(real), self.judges(fake.detach()))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.judges.parameters(), 1.0)
+        self.optimizer.step()
+        return float(loss.detach())
+
+    def vocoder_losses(self, fake: torch.Tensor, real: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The vocoder's adversarial (``adversarial``) and feature-matching (``feature``)
+        losses, and ``weighted``: what they add to its loss."""
+        real_out, fake_out = self.judges(real), self.judges(fake)
+        adversarial = generator_adversarial_loss(fake_out)
+        feature = feature_matching_loss(real_out, fake_out)
+        return {"adversarial": adversarial, "feature": feature,
+                "weighted": self.weight * (adversarial + 2 * feature)}
+
+    def state_dict(self) -> dict:
+        return {"model": self.judges.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.judges.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
 
 
 def vocoder_run_items(config: VocoderTrainConfig, audio: AudioConfig
@@ -145,16 +215,29 @@ class VocoderTrainer:
         self.output.mkdir(parents=True, exist_ok=True)
         remove_stale_temp_files(self.output)
         self.device = choose_device(config.device)
+        acoustic = None
+        if config.acoustic_checkpoint:
+            acoustic = load_model(config.acoustic_checkpoint, self.device)
+            self.audio = acoustic[2]  # the vocoder hears the features the model predicts
         torch.manual_seed(config.seed)
         self.model = Vocoder(vocoder_config(config.preset), self.audio).to(self.device)
+        if config.init_from:
+            self._init_weights(config.init_from)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.learning_rate,
                                            betas=(0.8, 0.99))
         warmup = max(config.warmup_steps, 1)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda step: min(1.0, (step + 1) / warmup))
         train_items, val_items = vocoder_run_items(config, self.audio)
+        clip_mel = None
+        if acoustic is not None:
+            model, processor, audio, _ = acoustic
+            clip_mel = lambda index: teacher_forced_mel(  # noqa: E731
+                model, processor, audio, train_items[index], seed=config.seed + index)
         self.sampler = SegmentSampler(train_items, self.audio, config.segment_frames,
-                                      config.batch_size, config.seed)
+                                      config.batch_size, config.seed, clip_mel)
+        start = config.adversarial_start()
+        self.adversary = None if start is None else Adversary(config, start, self.device)
         self.val_clips = [load_audio(item.audio_path, self.audio)[0] for item in val_items[:4]]
         self.step = 0
         self.writer = None
@@ -178,10 +261,21 @@ class VocoderTrainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        if self.adversary is not None and "adversary" in state:
+            self.adversary.load_state_dict(state["adversary"])
         restore_rng_state(state["rng"], self.device)
         self.step = int(state["step"])
         self.metrics.truncate_after(self.step)
         log.info("Resumed the vocoder from %s at step %d", path, self.step)
+
+    def _init_weights(self, path: str) -> None:
+        """The weights of another vocoder of the same size (`init_from`)."""
+        other = vocoder_from_state(load_checkpoint_file(path))
+        if other.config != self.model.config:
+            raise ValueError(f"{path} is a vocoder of another size ({other.config}); "
+                             f"this run's preset {self.config.preset} is {self.model.config}")
+        self.model.load_state_dict(other.state_dict())
+        log.info("Vocoder weights from %s", path)
 
     def save(self) -> Path:
         """A resumable checkpoint of this step (atomic); older ones beyond `keep_last` go."""
@@ -189,6 +283,8 @@ class VocoderTrainer:
             "step": self.step, "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(), "rng": rng_state(self.device),
             "train_config": asdict(self.config)}
+        if self.adversary is not None:
+            state["adversary"] = self.adversary.state_dict()
         path = atomic_torch_save(state, self.output / checkpoint_name(self.step))
         for old in list_vocoder_checkpoints(self.output)[:-self.config.keep_last]:
             old.unlink(missing_ok=True)
@@ -196,16 +292,23 @@ class VocoderTrainer:
         return path
 
     def train_step(self) -> dict:
-        real = self.sampler.batch(self.step).to(self.device)
-        mel = mel_spectrogram(real, self.audio)
-        losses = vocoder_losses(self.model(mel), real, self.audio)
+        real, mel = self.sampler.batch(self.step)
+        real, mel = real.to(self.device), mel.to(self.device)
+        fake = self.model(mel)
+        losses = vocoder_losses(fake, real, self.audio)
+        extra = {}
+        if self.adversary is not None and self.adversary.active(self.step):
+            extra["discriminator"] = self.adversary.train_discriminators(fake, real)
+            gan = self.adversary.vocoder_losses(fake, real)
+            losses |= {"adversarial": gan["adversarial"], "feature": gan["feature"],
+                       "loss": losses["loss"] + gan["weighted"]}
         self.optimizer.zero_grad(set_to_none=True)
         losses["loss"].backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.optimizer.step()
         self.scheduler.step()
         self.step += 1
-        return {name: float(value.detach()) for name, value in losses.items()} | {
+        return {name: float(value.detach()) for name, value in losses.items()} | extra | {
             "grad_norm": float(grad_norm)}
 
     def train(self, progress: bool = True) -> Path:

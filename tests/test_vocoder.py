@@ -1,5 +1,6 @@
 """The neural vocoder (kokoro_nb.vocoder, vocoder_training) and audio quality (quality.py)."""
 
+import functools
 import os
 import random
 import signal
@@ -14,6 +15,14 @@ import torch
 from kokoro_nb.audio import load_audio, mel_spectrogram
 from kokoro_nb.config import AudioConfig, VocoderTrainConfig, vocoder_config
 from kokoro_nb.corpus import demo_corpus_dir
+from kokoro_nb.discriminators import (
+    PERIODS,
+    RESOLUTIONS,
+    Discriminators,
+    discriminator_loss,
+    feature_matching_loss,
+    generator_adversarial_loss,
+)
 from kokoro_nb.quality import dtw_cost, mcd_dtw
 from kokoro_nb.runlog import read_metrics
 from kokoro_nb.vocoder import (
@@ -78,9 +87,9 @@ def test_vocode_mel_uses_the_vocoder_or_griffin_lim():
 
 
 def small_run(output: Path, max_steps: int, **changes) -> VocoderTrainConfig:
-    return VocoderTrainConfig(output=str(output), preset="demo", batch_size=2,
-                              segment_frames=8, max_steps=max_steps, save_every=2,
-                              log_every=1, validate_every=4, device="cpu", **changes)
+    settings = dict(preset="demo", batch_size=2, segment_frames=8, save_every=2, log_every=1,
+                    validate_every=4, device="cpu")
+    return VocoderTrainConfig(output=str(output), max_steps=max_steps, **settings | changes)
 
 
 def test_resume_is_exact(tmp_path):
@@ -104,6 +113,81 @@ def test_resume_is_exact(tmp_path):
     assert records(tmp_path / "a") == records(tmp_path / "b")
     assert not list((tmp_path / "b").glob("*.tmp"))
     assert list((tmp_path / "b" / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_adversarial_training_starts_at_its_step_and_resumes_exactly(tmp_path):
+    """With ``adversarial_from=2`` the discriminators join at step 2 (their losses appear
+    in the records from then on), and a run stopped after step 3 and resumed gives the
+    weights of both networks of an uninterrupted one."""
+    run = functools.partial(small_run, adversarial_from=2, validate_every=100)
+    straight = VocoderTrainer(run(tmp_path / "a", 5))
+    straight.train(progress=False)
+    train = [r for r in read_metrics(tmp_path / "a") if r["type"] == "train"]
+    assert ["discriminator" in r for r in train] == [False, False, True, True, True]
+    assert all(r["adversarial"] >= 0 and r["feature"] > 0 for r in train[2:])
+    VocoderTrainer(run(tmp_path / "b", 3)).train(progress=False)
+    resumed = VocoderTrainer(run(tmp_path / "b", 5), resume="auto")
+    resumed.train(progress=False)
+    for a, b in ((straight.model, resumed.model),
+                 (straight.adversary.judges, resumed.adversary.judges)):
+        for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+            assert torch.equal(x, y), name
+    assert "adversary" not in torch.load(tmp_path / "b" / "vocoder_final.pth", weights_only=True)
+
+
+def test_presets_choose_when_adversarial_training_starts():
+    assert VocoderTrainConfig(preset="default").adversarial_start() == 10_000
+    assert VocoderTrainConfig(preset="demo").adversarial_start() is None
+    assert VocoderTrainConfig(preset="demo", adversarial_from=0).adversarial_start() == 0
+    assert VocoderTrainConfig(preset="default", adversarial_from=-1).adversarial_start() is None
+
+
+def test_discriminators_judge_any_length_and_the_losses_behave():
+    judges = Discriminators("demo").requires_grad_(False)
+    wave = demo_clip()[:4001][None].repeat(2, 1)  # not a multiple of any period
+    real = judges(wave)
+    assert len(real) == len(PERIODS) + len(RESOLUTIONS)
+    assert all(score.shape[0] == 2 and len(maps) >= 5 for score, maps in real)
+    assert float(feature_matching_loss(real, judges(wave))) == 0.0
+    fake = judges(torch.zeros_like(wave))
+    assert float(feature_matching_loss(real, fake)) > 0
+    assert float(discriminator_loss(real, fake)) >= 0
+    assert float(generator_adversarial_loss(fake)) >= 0
+
+
+def test_fine_tuning_on_teacher_forced_mels(tmp_path):
+    """With an acoustic checkpoint the vocoder learns from the model's own mels: segments'
+    mels are slices of its teacher-forced mel, aligned with the recording's samples, and a
+    run can start from another vocoder's weights."""
+    from kokoro_nb.checkpoints import training_checkpoint
+    from kokoro_nb.config import TrainConfig, model_config
+    from kokoro_nb.evaluation import teacher_forced_mel
+    from kokoro_nb.model import KokoroTTS
+    from kokoro_nb.text import RussianPhonemeProcessor
+    from kokoro_nb.vocoder_training import vocoder_run_items
+
+    processor = RussianPhonemeProcessor()
+    model = KokoroTTS(model_config("demo", processor.get_vocab_size())).eval()
+    torch.save(training_checkpoint(model, processor, model.config, AUDIO, TrainConfig(),
+                                   {"epoch": 0, "global_step": 0}), tmp_path / "acoustic.pth")
+    item = vocoder_run_items(small_run(tmp_path / "x", 1), AUDIO)[0][0]
+    mel = teacher_forced_mel(model, processor, AUDIO, item, seed=3)
+    recording = load_audio(item.audio_path, AUDIO)[0]
+    assert mel.shape == mel_spectrogram(recording, AUDIO).shape
+    assert torch.equal(mel, teacher_forced_mel(model, processor, AUDIO, item, seed=3))
+    base = VocoderTrainer(small_run(tmp_path / "base", 1))
+    base.train(progress=False)
+    tuned = VocoderTrainer(small_run(tmp_path / "tuned", 1, init_from=str(
+        tmp_path / "base" / "vocoder_final.pth"), acoustic_checkpoint=str(tmp_path / "acoustic.pth")))
+    assert all(torch.equal(a, b) for a, b in zip(base.model.state_dict().values(),
+                                                 tuned.model.state_dict().values(), strict=True))
+    waves, mels = tuned.sampler.batch(0)
+    assert mels.shape == (2, AUDIO.n_mels, 9) and waves.shape == (2, 8 * AUDIO.hop_length)
+    assert not torch.allclose(mels, mel_spectrogram(waves, AUDIO), atol=1.0)
+    tuned.train(progress=False)
+    with pytest.raises(ValueError, match="another size"):
+        VocoderTrainer(small_run(tmp_path / "c", 1, preset="default",
+                                 init_from=str(tmp_path / "base" / "vocoder_final.pth")))
 
 
 @pytest.mark.slow
