@@ -316,8 +316,12 @@ def validate_corpus(
     progress: bool = False,
     cache_dir: str | os.PathLike | None = None,
     workers: int | None = 1,
+    limit: int | None = None,
 ) -> CorpusReport:
     """Read and check a RUSLAN-layout corpus; return the usable items and every problem.
+
+    With a `limit` only the first `limit` well-formed lines of the metadata are checked: a
+    quick sample of a large corpus (the report then describes only those).
 
     With ``read_audio_data`` every clip is decoded (to find silent and truncated files and
     to measure the trimmed duration); without it only headers are read (fast, fewer checks).
@@ -329,7 +333,7 @@ def validate_corpus(
     ``if __name__ == "__main__":`` guard.
     """
     report, _ = _validate(corpus_dir, config, processor, read_audio_data, progress, cache_dir,
-                          workers, features=False)
+                          workers, features=False, limit=limit)
     return report
 
 
@@ -359,7 +363,7 @@ def preprocess_corpus(
 
 
 def _validate(corpus_dir, config, processor, read_audio_data, progress, cache_dir, workers,
-              features: bool) -> tuple[CorpusReport, dict]:
+              features: bool, limit: int | None = None) -> tuple[CorpusReport, dict]:
     """`validate_corpus`, and with `features` `preprocess_corpus`'s feature pass in the same
     tasks. Returns the report and counts: ``items_checked`` (those not in the report cache),
     ``workers``, and with `features` the feature cache's ``features_computed``,
@@ -379,7 +383,7 @@ def _validate(corpus_dir, config, processor, read_audio_data, progress, cache_di
         return report, {}
     report.metadata_path = metadata
 
-    candidates = _metadata_entries(corpus_dir, metadata, report)
+    candidates = _metadata_entries(corpus_dir, metadata, report)[:limit]
     checker = ItemChecker(corpus_dir, config, processor, read_audio_data,
                           cache_dir if features else None)
     cache = ReportCache(cache_dir, metadata, checker.fingerprint)

@@ -2,7 +2,7 @@
 
 `setup_notebook()` reads ``KOKORO_NB_FAST`` (set by the test run to shrink work, never to
 skip it) and reports what it found, so a notebook states its settings in one line. The rest
-serves notebooks 05 to 07: the demo training recipe (`demo_train_config`, also what
+serves notebooks 06 to 09: the demo training recipe (`demo_train_config`, also what
 `make demo` trains), finding or training a run to look at (`find_or_train_run`,
 `load_run`), its spoken samples across checkpoints side by side (`TrainedRun.samples`,
 `samples_table`), the location-aware vs content-only comparison
@@ -13,12 +13,16 @@ serves notebooks 05 to 07: the demo training recipe (`demo_train_config`, also w
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import os
 import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+
+
+LOG_FORMAT = "%(levelname)s:%(name)s:%(message)s"  # as the command line prints
 
 
 def fast_mode() -> bool:
@@ -41,6 +45,27 @@ def held_out_sentences() -> list[str]:
     return [s for s in demo_sentences() if s not in in_corpus]
 
 
+# The pretrained demo model the notebooks load before the learner has trained anything
+# (made by scripts/package_pretrained.py; demo_model.json says how and how it scores).
+PRETRAINED_DIR = Path(__file__).resolve().parent / "data" / "pretrained"
+
+
+def pretrained_model() -> Path:
+    """The bundled demo-preset model (``kokoro_nb/data/pretrained/demo_model.pth``)."""
+    path = PRETRAINED_DIR / "demo_model.pth"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: the package was installed without its "
+                                "data, or scripts/package_pretrained.py was not run")
+    return path
+
+
+def pretrained_card() -> dict:
+    """Where the bundled model came from and how it scores on held-out sentences."""
+    import json
+
+    return json.loads((PRETRAINED_DIR / "demo_model.json").read_text("utf-8"))
+
+
 # Where a learner keeps RUSLAN: beside the notebook, or at the repository root when the
 # notebook runs from notebooks/.
 CORPUS_CANDIDATES = ("./ruslan_corpus", "../ruslan_corpus")
@@ -60,22 +85,57 @@ def locate_corpus() -> Path:
 class CourseSetup:
     fast: bool
     sentences: int
+    held_out: int
     corpus: Path
+    device: str
+    precision: str
 
     def __str__(self) -> str:
         mode = "fast (KOKORO_NB_FAST=1)" if self.fast else "full"
         return (f"kokoro_nb course: {mode} mode; corpus {self.corpus}; "
-                f"{self.sentences} demo sentences bundled")
+                f"{self.sentences} demo sentences bundled ({self.sentences - self.held_out} "
+                f"in the demo corpus, {self.held_out} held out); device {self.device}, "
+                f"precision {self.precision}")
 
 
 def setup_notebook() -> CourseSetup:
-    """Settings for a notebook: fast mode, the bundled data, and kokoro_nb's INFO log lines
-    shown in the notebook (as the command line shows them). Prints one line."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:%(name)s:%(message)s",
-                        force=True)
-    setup = CourseSetup(fast=fast_mode(), sentences=len(demo_sentences()), corpus=locate_corpus())
+    """Settings for a notebook: fast mode, the bundled data, the device training would use
+    and its precision, and kokoro_nb's INFO log lines shown in the notebook (as the command
+    line shows them). Prints one line."""
+    from .device import choose_device, choose_precision, describe_device
+
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, force=True)
+    device = choose_device("auto")
+    setup = CourseSetup(fast=fast_mode(), sentences=len(demo_sentences()),
+                        held_out=len(held_out_sentences()), corpus=locate_corpus(),
+                        device=describe_device(device),
+                        precision=choose_precision(device).name)
     print(setup)
     return setup
+
+
+def example_batch(processor, reduction: int, count: int = 4, items=None) -> dict:
+    """A batch (`corpus.collate_batch`) of `items`, by default the first `count` usable
+    clips of the demo corpus (only those lines are checked), with the frames padded to a
+    multiple of `reduction`."""
+    from .config import AudioConfig
+    from .corpus import TTSDataset, collate_batch, demo_corpus_dir, validate_corpus
+
+    audio = AudioConfig()
+    if items is None:
+        items = validate_corpus(demo_corpus_dir(), audio, processor, limit=2 * count).items[:count]
+    dataset = TTSDataset(items, processor, audio)
+    return collate_batch([dataset[i] for i in range(len(dataset))], processor.pad_id,
+                         frames_multiple=reduction, log_floor=audio.log_floor)
+
+
+def held_out_item():
+    """A clip of the demo corpus in its validation split (`corpus.split_items`): a demo
+    run, and the bundled pretrained model, never trained on it."""
+    from .corpus import demo_corpus_dir, split_items, validate_corpus
+
+    report = validate_corpus(demo_corpus_dir(), read_audio_data=False)
+    return split_items(report.items)[1][0]
 
 
 @dataclass(frozen=True)
@@ -93,7 +153,7 @@ class EpochSample:
 
 @dataclass
 class TrainedRun:
-    """What a training run left in its output directory (for notebook 06)."""
+    """What a training run left in its output directory (for notebook 08)."""
 
     output: Path
     checkpoints: list[Path] = field(default_factory=list)   # oldest first
@@ -195,6 +255,43 @@ def _sample_column(sample: EpochSample) -> str:
             f'<br>{"<br>".join(notes)}</td>')
 
 
+class HeldBackLines(list):
+    """The log lines `quiet_logs` kept out of a notebook, as a headless run prints them."""
+
+    def show(self, first: int = 10, last: int = 3) -> None:
+        """Print the first and last lines (all of them when there are few)."""
+        if len(self) <= first + last:
+            print(*self, sep="\n")
+        else:
+            print(*self[:first], f"... ({len(self) - first - last} more lines)", *self[-last:],
+                  sep="\n")
+
+
+@contextlib.contextmanager
+def quiet_logs():
+    """kokoro_nb's INFO lines held back while a notebook cell trains: warnings and errors
+    still show, progress bars are unaffected, and the held-back lines are yielded
+    (`HeldBackLines`) for a cell that wants to show them. A headless run prints them all."""
+    logger = logging.getLogger("kokoro_nb")
+    lines = HeldBackLines()
+    keep = logging.Handler(logging.DEBUG)
+    keep.emit = lambda record: lines.append(keep.format(record))
+    loud = logging.StreamHandler()
+    loud.setLevel(logging.WARNING)
+    for handler in (keep, loud):
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        logger.addHandler(handler)
+    propagate, level = logger.propagate, logger.level
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(keep)
+        logger.removeHandler(loud)
+        logger.propagate, logger.level = propagate, level
+
+
 def demo_train_config(output: str | os.PathLike, **changes):
     """The demo training: the demo preset on the bundled demo corpus at batch 16, epochs
     unbounded (a time or step limit ends it), with `changes` to any TrainConfig field."""
@@ -220,7 +317,10 @@ def find_or_train_run(output: str | os.PathLike | None = None, minutes: float = 
             continue
     directory = tempfile.mkdtemp(prefix="kokoro_run_")
     print(f"No trained run found: training the demo model for {minutes:g} minutes in {directory}")
-    Trainer(demo_train_config(directory, save_every=1, max_minutes=minutes)).train()
+    with quiet_logs():
+        trainer = Trainer(demo_train_config(directory, save_every=1, max_minutes=minutes))
+        trainer.train()
+    print(f"Trained {trainer.global_step} steps ({trainer.epoch} epochs)")
     return load_run(directory)
 
 
@@ -228,7 +328,7 @@ def compare_attention_kinds(steps: int = 300, corpus: str | os.PathLike | None =
                             seed: int = 1234, batch_size: int = 16) -> list[dict]:
     """Train the demo model twice for `steps` steps from the same start, once with
     location-aware and once with content-only attention, and score each one's alignment on
-    the same validation sentence (what notebook 06 shows). `corpus` defaults to the bundled
+    the same validation sentence (what notebook 08 shows). `corpus` defaults to the bundled
     demo corpus."""
     from .corpus import demo_corpus_dir
     from .evaluation import teacher_forced_alignment
@@ -241,8 +341,9 @@ def compare_attention_kinds(steps: int = 300, corpus: str | os.PathLike | None =
                                        batch_size=batch_size, progress=False,
                                        model_changes={"attention": kind},
                                        corpus=str(corpus or demo_corpus_dir()))
-            trainer = Trainer(config)
-            trainer.train()
+            with quiet_logs():
+                trainer = Trainer(config)
+                trainer.train()
             item = trainer.val_set.items[0]
             result = teacher_forced_alignment(trainer.model, trainer.processor,
                                               trainer.audio_config, item, config.cache_dir)
@@ -277,7 +378,8 @@ def find_or_train_vocoder(output: str | os.PathLike | None = None, minutes: floa
                                 preset="demo", max_minutes=minutes,
                                 max_steps=max_steps or 1_000_000, validate_every=250,
                                 save_every=250)
-    return train_vocoder(config)
+    with quiet_logs():
+        return train_vocoder(config)
 
 
 def ladder_table(rungs, sample_rate: int):

@@ -4,8 +4,8 @@ Kept small and explicit so the Apple Silicon path can be read at a glance:
 
 - ``auto`` picks MPS when PyTorch reports it, else CUDA, else the CPU.
 - Mixed precision: bf16 autocast on CUDA (no gradient scaler needed); fp16 autocast on MPS
-  with a gradient scaler where this PyTorch supports it, else fp32 with one warning; off on
-  the CPU (autocast there mostly slows small RNN steps).
+  with a gradient scaler where this PyTorch supports both (probed once: `grad_scaler_works`),
+  else fp32 with one warning; off on the CPU (autocast there mostly slows small RNN steps).
 - On MPS the allocator cache is emptied every N batches (the seed's memory habit);
   ``PYTORCH_ENABLE_MPS_FALLBACK=1`` lets operations MPS lacks run on the CPU.
 """
@@ -58,14 +58,32 @@ class Precision:
 
 
 def mps_autocast_supported() -> bool:
-    """Whether this PyTorch can autocast to fp16 on MPS (added in 2.5)."""
+    """Whether this PyTorch can train in fp16 on MPS: autocast there (added in 2.5) and a
+    gradient scaler step (which failed on MPS in 2.5, converting its scale to float64)."""
     if not mps_available():
         return False
     try:
         with torch.autocast(device_type="mps", dtype=torch.float16):
-            return True
+            pass
+        return grad_scaler_works(torch.device("mps"))
     except (RuntimeError, ValueError):
         return False
+
+
+def grad_scaler_works(device: torch.device) -> bool:
+    """One scaled backward and optimiser step of a one-weight model on `device`."""
+    weight = torch.nn.Parameter(torch.ones(1, device=device))
+    optimizer = torch.optim.SGD([weight], lr=0.1)
+    scaler = torch.amp.GradScaler(device.type)
+    try:
+        scaler.scale((weight * 2).sum()).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    except (RuntimeError, TypeError, ValueError) as exc:
+        log.warning("the gradient scaler fails on %s in this PyTorch (%s); fp16 is off",
+                    device.type, exc)
+        return False
+    return True
 
 
 def choose_precision(device: torch.device, amp: bool = True) -> Precision:

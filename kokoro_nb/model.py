@@ -14,7 +14,7 @@ alignment (after Tacotron 2):
   step and of where it has attended so far (cumulative weights), as in Tacotron 2; this
   pushes it forward along the text one phoneme at a time. Scoring is additive
   (v·tanh(q + k + loc)); `attention="content"` gives plain scaled dot-product heads for
-  comparison (notebook 06 shows why they struggle);
+  comparison (notebook 08 shows why they struggle);
 - `reduction` frames per decoder step (fewer steps: faster, and easier to align);
 - a stop-token logit per frame, so inference knows when to end;
 - a convolutional postnet that refines the whole mel.

@@ -380,7 +380,8 @@ def attention_image(attention, title: str = "") -> np.ndarray:
 
 
 def plot_attention_grid(matrices, titles, columns: int = 2, vmax: float | None = 1.0,
-                        text_length: int | None = None, step_length: int | None = None):
+                        text_length: int | None = None, step_length: int | None = None,
+                        label: str = "attention weight"):
     """Several (steps, L) attention matrices side by side (`plot_attention` for each, on
     one colour scale, one shared colour bar), e.g. each head of a model, or the same item
     under two attention types. `titles` has one entry per matrix."""
@@ -399,11 +400,29 @@ def plot_attention_grid(matrices, titles, columns: int = 2, vmax: float | None =
                        step_length=step_length)
     for ax in axes.flat[len(matrices):]:
         ax.set_visible(False)
-    fig.colorbar(axes.flat[0].images[0], ax=axes, label="attention weight", shrink=0.9)
+    fig.colorbar(axes.flat[0].images[0], ax=axes, label=label, shrink=0.9)
     return fig
 
 
-# --------------------------------------------------------------------------- training (notebook 05)
+def plot_mels(mels: dict, config, title: str | None = None):
+    """Log-mels (n_mels, frames) one above the other on one time axis and one colour scale,
+    each titled with its key: e.g. a recording, the model's teacher-forced mel and its
+    free-running one."""
+    arrays = {name: _numpy(mel) for name, mel in mels.items()}
+    low = min(float(a.min()) for a in arrays.values())
+    high = max(float(a.max()) for a in arrays.values())
+    fig, axes = plt.subplots(len(arrays), 1, figsize=(9, 2.4 * len(arrays)), sharex=True,
+                             squeeze=False, constrained_layout=True)
+    for ax, (name, data) in zip(axes[:, 0], arrays.items(), strict=True):
+        _mel_image(ax, data, config).set_clim(low, high)
+        ax.set_title(f"{name}: {data.shape[1] * config.frame_seconds:.2f} s", fontsize=10)
+    axes[-1, 0].set_xlabel("time (s)")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+# --------------------------------------------------------------------------- training (notebook 06)
 
 # Loss parts of a "train" record (`Trainer.train`), as drawn by `plot_training_curves`.
 LOSS_PARTS = (

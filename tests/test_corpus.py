@@ -440,3 +440,11 @@ def test_split_is_deterministic_disjoint_and_stable():
     assert len(tiny_val) == 1 and len(tiny_train) == 2
     small_train, small_val = split_items(items[:40], val_fraction=0.05, min_val=4)
     assert len(small_val) == 4 and len(small_train) == 36
+
+
+def test_validate_corpus_limit_checks_only_the_first_lines():
+    from kokoro_nb.corpus import demo_corpus_dir
+
+    full = validate_corpus(demo_corpus_dir(), read_audio_data=False)
+    sample = validate_corpus(demo_corpus_dir(), read_audio_data=False, limit=5)
+    assert [item.id for item in sample.items] == [item.id for item in full.items[:5]]

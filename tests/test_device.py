@@ -60,3 +60,15 @@ def test_autocast_is_a_no_op_for_fp32():
         x = torch.ones(2) @ torch.ones(2)
     assert x.dtype == torch.float32
     assert dev.make_grad_scaler(torch.device("cpu"), dev.Precision(None, False)) is None
+
+
+def test_grad_scaler_probe_reports_a_failing_scaler(monkeypatch):
+    """PyTorch 2.5's scaler failed on MPS converting its scale to float64; the probe turns
+    such a failure into False (and fp32) instead of a crash at the first step."""
+    assert dev.grad_scaler_works(torch.device("cpu"))
+
+    def fails(self, optimizer, *args, **kwargs):
+        raise TypeError("Cannot convert a MPS Tensor to float64 dtype")
+
+    monkeypatch.setattr(torch.amp.GradScaler, "step", fails)
+    assert not dev.grad_scaler_works(torch.device("cpu"))

@@ -1,4 +1,4 @@
-"""What a run leaves for TensorBoard and for notebook 06's listening: a real two-epoch run on
+"""What a run leaves for TensorBoard and for notebook 08's listening: a real two-epoch run on
 the tone corpus, its event files read back with TensorBoard's own reader."""
 
 import io

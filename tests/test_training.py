@@ -232,3 +232,41 @@ def test_attention_entropy_weight_waits_then_ramps_in():
     assert weight(5000, preset="default") == 0
     assert weight(5000, preset="default", attention_entropy_weight=0.3) == pytest.approx(0.3)
     assert weight(0, preset="demo", attention_entropy_start=0) == pytest.approx(full)
+
+
+def test_pretrained_model_loads_and_matches_its_card():
+    """The bundled demo model loads (float16 weights widened to float32) and is what its
+    card says: the demo preset at the recorded step, with held-out figures beside it."""
+    from kokoro_nb.course import pretrained_card, pretrained_model
+    from kokoro_nb.synthesis import load_model
+
+    model, processor, audio, state = load_model(pretrained_model())
+    card = pretrained_card()
+    assert next(model.parameters()).dtype == torch.float32
+    assert state["global_step"] == card["global_step"] and card["preset"] == "demo"
+    assert card["held_out"]["free_running"]["stop_rate"] > 0.9
+    assert pretrained_model().stat().st_size == card["bytes"] < 5_000_000
+
+
+def test_example_batch_and_held_out_item_for_the_notebooks():
+    from kokoro_nb.course import example_batch, held_out_item
+    from kokoro_nb.corpus import demo_corpus_dir, split_items, validate_corpus
+    from kokoro_nb.text import RussianPhonemeProcessor
+
+    batch = example_batch(RussianPhonemeProcessor(), reduction=3, count=3)
+    assert len(batch["item_ids"]) == 3 and batch["mels"].shape[1] % 3 == 0
+    train, _ = split_items(validate_corpus(demo_corpus_dir(), read_audio_data=False).items)
+    assert held_out_item().id not in {item.id for item in train}
+
+
+def test_quiet_logs_holds_back_info_but_not_warnings(caplog):
+    import logging
+
+    from kokoro_nb.course import quiet_logs
+
+    log = logging.getLogger("kokoro_nb.training")
+    with quiet_logs() as lines:
+        log.info("a step")
+        log.warning("a problem")
+    assert lines == ["INFO:kokoro_nb.training:a step", "WARNING:kokoro_nb.training:a problem"]
+    assert logging.getLogger("kokoro_nb").propagate
