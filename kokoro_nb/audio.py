@@ -94,6 +94,34 @@ def read_audio(path: PathLike) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(data.T), int(sample_rate)
 
 
+def missing_wav_frames(path: PathLike) -> int:
+    """How many sample frames a RIFF/WAV file's header declares beyond what the file holds:
+    a truncated download or copy (0 for a complete file, and for anything not a plain
+    RIFF/WAV file). Decoders quietly read what is there, so only the header tells."""
+    import struct
+
+    with open(path, "rb") as handle:
+        head = handle.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return 0
+        block_align = 0
+        while True:
+            chunk = handle.read(8)
+            if len(chunk) < 8:
+                return 0
+            name, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if name == b"fmt ":
+                fmt = handle.read(size + size % 2)
+                block_align = struct.unpack("<H", fmt[12:14])[0] if len(fmt) >= 14 else 0
+            elif name == b"data":
+                if not block_align or size == 0xFFFFFFFF:  # unknown layout, or streamed
+                    return 0
+                present = os.fstat(handle.fileno()).st_size - handle.tell()
+                return max(0, (size - present) // block_align)
+            else:
+                handle.seek(size + size % 2, os.SEEK_CUR)
+
+
 def silence_bounds(wave: torch.Tensor, config: AudioConfig) -> tuple[int, int]:
     """(start, end) sample indices of `wave` to keep after trimming leading/trailing silence.
 
@@ -413,3 +441,40 @@ def spectral_distance(log_mel_a: torch.Tensor, log_mel_b: torch.Tensor) -> float
     a = log_mel_a[..., :frames].to(torch.float64)
     b = log_mel_b[..., :frames].to(log_mel_a.device, torch.float64)
     return float((a - b).abs().mean())
+
+
+# --------------------------------------------------------------------------- pitch
+
+
+@dataclass(frozen=True)
+class PitchContour:
+    """The fundamental frequency of a clip, frame by frame (librosa's pYIN): ``f0`` in Hz,
+    NaN where the frame is unvoiced, at ``times`` in seconds (the mel's frame grid)."""
+
+    times: np.ndarray
+    f0: np.ndarray
+
+    def final_movement(self, tail: float = 0.2) -> float | None:
+        """Semitones between the median pitch of the last `tail` share of the voiced frames
+        and the clip's median: positive for a final rise, negative for a fall; None with
+        fewer than 10 voiced frames."""
+        voiced = self.f0[~np.isnan(self.f0)]
+        if len(voiced) < 10:
+            return None
+        end = voiced[int(len(voiced) * (1 - tail)):]
+        return float(12 * np.log2(np.median(end) / np.median(voiced)))
+
+
+def pitch_contour(wave: torch.Tensor, config: AudioConfig, fmin: float = 60.0,
+                  fmax: float = 400.0) -> PitchContour:
+    """pYIN pitch tracking (Mauch and Dixon, 2014, through librosa) on the mel's frame grid:
+    a probabilistic YIN that scores several pitch candidates per frame and picks a smooth
+    path through them with a hidden Markov model, deciding voiced/unvoiced on the way.
+    `fmin` and `fmax` bound the voice's range (60-400 Hz covers most adult speakers)."""
+    import librosa
+
+    f0, voiced, _ = librosa.pyin(wave.detach().cpu().numpy().astype(np.float32), fmin=fmin,
+                                 fmax=fmax, sr=config.sample_rate, frame_length=config.n_fft,
+                                 hop_length=config.hop_length)
+    f0 = np.where(voiced, f0, np.nan)
+    return PitchContour(np.arange(len(f0)) * config.hop_length / config.sample_rate, f0)

@@ -147,7 +147,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     result = {}
     if args.checkpoint is not None:
         result = evaluate_checkpoint(args.checkpoint, args.corpus, limit=args.limit,
-                                     device=device, cache_dir=args.cache_dir)
+                                     device=device, cache_dir=args.cache_dir,
+                                     validation_split=args.validation_split)
     if args.audio_quality:
         result["audio_quality"] = audio_quality(
             args.corpus, args.checkpoint, args.vocoder, limit=args.limit,
@@ -332,6 +333,9 @@ def _add_evaluate(sub) -> None:
                           help="the acoustic model (needed unless only --audio-quality)")
     evaluate.add_argument("--corpus", required=True, help="any RUSLAN-layout corpus")
     evaluate.add_argument("--limit", type=int, default=None, help="first N usable items only")
+    evaluate.add_argument("--validation-split", action="store_true",
+                          help="only the corpus's validation split: on the corpus the model "
+                               "was trained on, the items training never saw")
     evaluate.add_argument("--json", action="store_true")
     evaluate.add_argument("--device", default="cpu")
     evaluate.add_argument("--cache-dir", default=None)

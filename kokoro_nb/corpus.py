@@ -42,7 +42,13 @@ import soundfile as sf
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from .audio import AudioLoadError, frames_for_samples, load_audio, mel_spectrogram
+from .audio import (
+    AudioLoadError,
+    frames_for_samples,
+    load_audio,
+    mel_spectrogram,
+    missing_wav_frames,
+)
 from .config import AudioConfig, config_fingerprint
 from .checkpoints import atomic_write_bytes
 from .text import G2P_VERSION, RussianPhonemeProcessor
@@ -60,9 +66,13 @@ SILENCE_PEAK = 1e-3  # a clip whose peak stays below this is silent
 SKIPPING = {
     "malformed_line", "bad_encoding", "duplicate_id", "unsafe_id", "missing_audio",
     "unreadable_audio", "empty_audio", "silent_audio", "empty_text", "no_cyrillic",
-    "no_phonemes", "too_long",
+    "no_phonemes", "too_long", "truncated_audio",
 }
-NOTES = {"resampled", "stereo", "unknown_characters", "latin_letters", "text_from_file"}
+NOTES = {"resampled", "stereo", "unknown_characters", "latin_letters", "text_from_file",
+         "speaking_rate"}
+# A clip whose letters per second are under a half or over twice the corpus median is
+# flagged: its text and audio probably do not belong together.
+RATE_OUTLIER_FACTOR = 2.0
 FATAL = {"no_corpus", "no_metadata"}
 
 _CYRILLIC = re.compile(r"[а-яёА-ЯЁ]")
@@ -166,6 +176,14 @@ class CorpusReport:
             "chars_per_second": round(sum(chars) / total, 2) if total else 0.0,
         }
 
+    def grouped_issues(self) -> list[list[CorpusIssue]]:
+        """The issues, those of one kind with the same message together (e.g. every clip
+        resampled from 16 000 Hz), in order of first appearance."""
+        groups: dict[tuple[str, str], list[CorpusIssue]] = {}
+        for issue in self.issues:
+            groups.setdefault((issue.kind, issue.message), []).append(issue)
+        return list(groups.values())
+
     def to_dict(self) -> dict:
         return {
             "corpus_dir": str(self.corpus_dir),
@@ -190,12 +208,25 @@ class CorpusReport:
         if self.issues:
             counts = ", ".join(f"{k}: {v}" for k, v in sorted(self.issue_counts().items()))
             lines.append(f"  issues: {counts}")
-            for issue in self.issues[:max_issues]:
-                lines.append(f"    {'SKIP' if issue.skipped else 'note'} {issue}")
-            if len(self.issues) > max_issues:
-                lines.append(f"    … and {len(self.issues) - max_issues} more")
+            groups = self.grouped_issues()
+            for issues in groups[:max_issues]:
+                lines.append(f"    {'SKIP' if issues[0].skipped else 'note'} "
+                             f"{_group_text(issues)}")
+            if len(groups) > max_issues:
+                lines.append(f"    … and {len(groups) - max_issues} more")
         lines.append("  usable: yes" if self.usable else "  usable: NO")
         return "\n".join(lines)
+
+
+def _group_text(issues: list[CorpusIssue], shown: int = 5) -> str:
+    """One line for issues of one kind and message: the issue itself when alone, else the
+    count, the message and the first ids."""
+    if len(issues) == 1:
+        return str(issues[0])
+    ids = [issue.id or f"line {issue.line}" for issue in issues]
+    more = f", … {len(ids) - shown} more" if len(ids) > shown else ""
+    return (f"[{issues[0].kind}] {len(issues)} clips: {issues[0].message} "
+            f"({', '.join(ids[:shown])}{more})")
 
 
 def _summary(values: Sequence[float]) -> dict:
@@ -400,6 +431,7 @@ def _validate(corpus_dir, config, processor, read_audio_data, progress, cache_di
             cache.put(item_id, key, outcome)
         _record(report, item_id, text, lineno, task[2], outcome, config)
     cache.save()
+    _flag_speaking_rates(report)
     statuses = Counter(status for _, status in results if status)
     counts = {"items_checked": sum(task[3] is None for task in tasks), "workers": used}
     if features:
@@ -422,6 +454,23 @@ def _record(report: CorpusReport, item_id: str, text: str, lineno: int, path: Pa
     if not any(kind in SKIPPING for kind, _ in problems):
         report.items.append(CorpusItem(item_id, text, path, lineno,
                                        samples / config.sample_rate, frames))
+
+
+def _flag_speaking_rates(report: CorpusReport) -> None:
+    """A note for each usable clip (of 1 s or more) whose letters per second are under
+    1 / `RATE_OUTLIER_FACTOR` or over `RATE_OUTLIER_FACTOR` times the corpus median."""
+    rates = {item.id: sum(ch.isalpha() for ch in item.text) / item.duration_s
+             for item in report.items if item.duration_s >= 1.0}
+    if len(rates) < 10:
+        return
+    median = float(np.median(list(rates.values())))
+    for item in report.items:
+        rate = rates.get(item.id)
+        if rate is not None and not median / RATE_OUTLIER_FACTOR <= rate <= median * RATE_OUTLIER_FACTOR:
+            report.issues.append(CorpusIssue(
+                "speaking_rate", f"{rate:.1f} letters/s against the corpus median {median:.1f}: "
+                                 f"do the text and the audio belong together?",
+                id=item.id, line=item.line))
 
 
 def _run_tasks(checker: ItemChecker, tasks: list[tuple], workers: int | None,
@@ -558,6 +607,11 @@ class ItemChecker:
                                           f"{config.sample_rate} Hz"))
         if info.channels > 1:
             problems.append(("stereo", f"{info.channels} channels, mixed down to mono"))
+        missing = missing_wav_frames(path)
+        if missing:
+            return problems + [("truncated_audio", f"{path.name} holds {info.frames} frames but "
+                                                   f"its header declares {info.frames + missing}: "
+                                                   f"a cut-off file (download it again)")], None, None
         if not self.read_audio_data:
             return problems, round(info.frames * config.sample_rate / info.samplerate), None
         try:
@@ -607,7 +661,7 @@ class AudioFiles:
                 else None
 
 
-REPORT_FORMAT = 1
+REPORT_FORMAT = 2  # 2: truncated WAV files
 
 
 class ReportCache:
@@ -1054,6 +1108,20 @@ class LengthBucketSampler(Sampler[list[int]]):
             size = min(pool, len(self.lengths) - start)
             count += size // self.batch_size if self.drop_last else -(-size // self.batch_size)
         return -(-count // self.world_size) if count else 0
+
+
+def training_split(items: Sequence[CorpusItem], config=None
+                   ) -> tuple[list[CorpusItem], list[CorpusItem]]:
+    """The (train, validation) split a training run with `config` (a `TrainConfig`, a
+    checkpoint's ``train_config`` dict, or None for the defaults) makes of `items`: what the vocoder, `evaluate --validation-split`
+    and the notebooks use to stay off the items a model trained on."""
+    from .config import TrainConfig
+
+    if isinstance(config, dict):  # a checkpoint's "train_config", with keys of its version
+        config = TrainConfig(**{k: v for k, v in config.items()
+                                if k in ("val_fraction", "min_val_items", "seed")})
+    config = config or TrainConfig()
+    return split_items(items, config.val_fraction, config.min_val_items, seed=config.seed)
 
 
 def split_items(items: Sequence[CorpusItem], val_fraction: float = 0.05, min_val: int = 4,

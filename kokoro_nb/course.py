@@ -130,12 +130,12 @@ def example_batch(processor, reduction: int, count: int = 4, items=None) -> dict
 
 
 def held_out_item():
-    """A clip of the demo corpus in its validation split (`corpus.split_items`): a demo
+    """A clip of the demo corpus in its validation split (`corpus.training_split`): a demo
     run, and the bundled pretrained model, never trained on it."""
-    from .corpus import demo_corpus_dir, split_items, validate_corpus
+    from .corpus import demo_corpus_dir, training_split, validate_corpus
 
     report = validate_corpus(demo_corpus_dir(), read_audio_data=False)
-    return split_items(report.items)[1][0]
+    return training_split(report.items)[1][0]
 
 
 @dataclass(frozen=True)
@@ -203,7 +203,7 @@ def load_run(output: str | os.PathLike) -> TrainedRun:
     final model and its first validation item."""
     from .checkpoints import FINAL_NAME, list_checkpoints, load_checkpoint_file
     from .config import AudioConfig, config_from_dict
-    from .corpus import default_cache_dir, resolve_corpus_dir, split_items, validate_corpus
+    from .corpus import default_cache_dir, resolve_corpus_dir, training_split, validate_corpus
     from .text import RussianPhonemeProcessor
 
     output = Path(output)
@@ -217,7 +217,7 @@ def load_run(output: str | os.PathLike) -> TrainedRun:
     processor = RussianPhonemeProcessor.from_dict(state["processor"])
     report = validate_corpus(resolve_corpus_dir(train.get("corpus")), audio, processor,
                              cache_dir=train.get("cache_dir") or default_cache_dir())
-    _, val = split_items(report.items, train["val_fraction"], train["min_val_items"], train["seed"])
+    _, val = training_split(report.items, train)
     return TrainedRun(output, checkpoints, final, val[0] if val else report.items[0])
 
 

@@ -22,7 +22,7 @@ from typing import Callable, Iterable
 import torch
 
 from .audio import load_audio, mel_spectrogram
-from .corpus import TTSDataset, batch_to_device, collate_batch, validate_corpus
+from .corpus import TTSDataset, batch_to_device, collate_batch, training_split, validate_corpus
 from .losses import masked_l1
 from .metrics import attention_metrics
 from .quality import dnsmos, mcd_dtw, stoi
@@ -33,11 +33,16 @@ from .vocoder import load_vocoder, vocode_mel
 @torch.no_grad()
 def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path, limit: int | None = None,
                         device: str = "cpu", batch_size: int = 8, duration_tolerance: float = 0.25,
-                        cache_dir: str | None = None) -> dict:
-    """Scores of a checkpoint on (the first `limit` usable items of) a corpus."""
-    model, processor, audio_config, _ = load_model(checkpoint, device)
+                        cache_dir: str | None = None, validation_split: bool = False) -> dict:
+    """Scores of a checkpoint on (the first `limit` usable items of) a corpus; with
+    `validation_split`, only on its validation split (`corpus.training_split`): on the corpus a
+    model was trained on, the items training never saw."""
+    model, processor, audio_config, state = load_model(checkpoint, device)
     report = validate_corpus(corpus, audio_config, processor, cache_dir=cache_dir)
-    items = report.items[:limit] if limit else report.items
+    items = report.items
+    if validation_split:
+        items = training_split(items, state.get("train_config"))[1]
+    items = items[:limit] if limit else items
     if not items:
         raise ValueError(f"corpus {corpus} has no usable items:\n{report.summary()}")
     dataset = TTSDataset(items, processor, audio_config, cache_dir)

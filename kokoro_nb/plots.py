@@ -241,6 +241,34 @@ def plot_mel_steps(steps: dict, config, title: str | None = None):
     return fig
 
 
+def plot_spectrogram_with_pitch(wave, config, contour, title: str | None = None):
+    """The log-mel of `wave` with time (s) and frequency (Hz, on the mel scale) axes
+    (`librosa.display.specshow`), and below it the pitch `contour`
+    (`audio.pitch_contour`) in Hz, on one time axis; returns the figure."""
+    import librosa.display
+
+    from .audio import mel_spectrogram
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 5), sharex=True, constrained_layout=True,
+                                      gridspec_kw={"height_ratios": [2, 1]})
+    image = librosa.display.specshow(
+        _numpy(mel_spectrogram(wave, config)), sr=config.sample_rate,
+        hop_length=config.hop_length, x_axis="time", y_axis="mel", fmin=config.f_min,
+        fmax=config.f_max, cmap="magma", ax=top)
+    fig.colorbar(image, ax=top, label="log-mel", pad=0.01)
+    top.set_xlabel("")
+    bottom.plot(contour.times, contour.f0, color="#1f77b4", linewidth=2)
+    voiced = contour.f0[~np.isnan(contour.f0)]
+    if len(voiced):
+        bottom.set_ylim(voiced.min() * 0.85, voiced.max() * 1.15)
+    bottom.set_ylabel("f0 (Hz)")
+    bottom.set_xlabel("time (s)")
+    fig.colorbar(image, ax=bottom, pad=0.01).ax.set_visible(False)  # keeps the axes aligned
+    if title:
+        top.set_title(title, fontsize=10)
+    return fig
+
+
 def plot_mel_statistics(stats: dict, title: str = "Log-mel statistics per channel"):
     """Per-channel mean ± one standard deviation of `audio.mel_statistics`, with the global
     mean as a dashed line and the log floor's value (the minimum) as a dotted one."""

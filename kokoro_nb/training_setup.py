@@ -39,7 +39,13 @@ from .checkpoints import (
     training_checkpoint,
 )
 from .config import PRESET_TRAINING, SESSION_SETTINGS, AudioConfig, ModelConfig, TrainConfig, model_config
-from .corpus import TTSDataset, default_cache_dir, resolve_corpus_dir, split_items, validate_corpus
+from .corpus import (
+    TTSDataset,
+    default_cache_dir,
+    resolve_corpus_dir,
+    training_split,
+    validate_corpus,
+)
 from .model import KokoroTTS, compile_decoder_step
 from .text import RussianPhonemeProcessor
 
@@ -216,8 +222,7 @@ def corpus_datasets(config: TrainConfig, audio_config: AudioConfig,
     if not report.usable:
         raise ValueError(f"corpus {corpus_dir} has no usable items:\n{report.summary()}")
     log.info("Loaded %d samples from corpus at %s", len(report.items), corpus_dir)
-    train_items, val_items = split_items(report.items, config.val_fraction,
-                                         config.min_val_items, seed=config.seed)
+    train_items, val_items = training_split(report.items, config)
     train_set = TTSDataset(train_items, processor, audio_config, cache_dir)
     val_set = TTSDataset(val_items[: config.val_max_items], processor, audio_config, cache_dir)
     return corpus_dir, train_set, val_set

@@ -3,7 +3,7 @@
 ``python -m kokoro_nb train-vocoder --corpus P --output D [--preset demo] [--max-minutes M]
 [--resume auto]`` and `train_vocoder` in a notebook run the same loop:
 
-- **Data**: random segments of the training split's recordings (`split_items`, the same
+- **Data**: random segments of the training split's recordings (`training_split`, the same
   split as the acoustic model's, so its validation sentences are never heard here); each
   segment's log-mel is computed from the segment itself, and the network must give the
   segment back. Which clips and where is a function of the seed and the step alone
@@ -54,7 +54,7 @@ from .checkpoints import (
     rng_state,
 )
 from .config import AudioConfig, VocoderTrainConfig
-from .corpus import CorpusItem, resolve_corpus_dir, split_items, validate_corpus
+from .corpus import CorpusItem, resolve_corpus_dir, training_split, validate_corpus
 from .device import choose_device
 from .discriminators import (
     Discriminators,
@@ -182,12 +182,14 @@ class Adversary:
 
 def vocoder_run_items(config: VocoderTrainConfig, audio: AudioConfig
                       ) -> tuple[list[CorpusItem], list[CorpusItem]]:
-    """(train, validation) clips of the corpus, the acoustic model's split."""
+    """(train, validation) clips of the corpus: the split an acoustic model trained with
+    the default settings makes (`corpus.training_split`), so the vocoder never hears its
+    validation sentences either."""
     corpus = resolve_corpus_dir(config.corpus)
     report = validate_corpus(corpus, audio, read_audio_data=False)
     if not report.usable:
         raise ValueError(f"corpus {corpus} has no usable items:\n{report.summary()}")
-    return split_items(report.items)
+    return training_split(report.items)
 
 
 @torch.no_grad()

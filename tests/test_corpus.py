@@ -448,3 +448,28 @@ def test_validate_corpus_limit_checks_only_the_first_lines():
     full = validate_corpus(demo_corpus_dir(), read_audio_data=False)
     sample = validate_corpus(demo_corpus_dir(), read_audio_data=False, limit=5)
     assert [item.id for item in sample.items] == [item.id for item in full.items[:5]]
+
+
+def test_report_groups_notes_flags_cut_off_wavs_and_rate_outliers(tmp_path):
+    """Twelve clips resampled alike make one grouped line; a WAV cut off after its header
+    was written (a broken download) is skipped with the frame counts; a clip whose text is
+    far too long for its audio is flagged with its id."""
+    lines = [f"clip{i:02d}|Мама мыла раму, а папа читал газету." for i in range(12)]
+    lines.append("mismatch|" + "Очень длинный текст, который никак не помещается в одну "
+                               "короткую секунду звука, совсем никак." * 2)
+    lines.append("cut|Мама мыла раму, а папа читал газету.")
+    files = {f"wavs/clip{i:02d}.wav": (tone(2.5, sr=16_000), 16_000, "PCM_16") for i in range(12)}
+    files["wavs/mismatch.wav"] = (tone(2.5, sr=16_000), 16_000, "PCM_16")
+    full = tmp_path / "full.wav"
+    sf.write(str(full), tone(2.5), SR, subtype="PCM_16")
+    files["wavs/cut.wav"] = full.read_bytes()[: 44 + 2 * SR]  # header and the first second
+    report = validate_corpus(write_corpus(tmp_path / "corpus", lines, files))
+    kinds = {issue.id: issue.kind for issue in report.issues if issue.kind != "resampled"}
+    assert kinds == {"cut": "truncated_audio", "mismatch": "speaking_rate"}
+    assert "cut" not in {item.id for item in report.items}
+    assert "mismatch" in {item.id for item in report.items}  # a note: you decide
+    cut = next(issue for issue in report.issues if issue.id == "cut")
+    assert "22050 frames" in cut.message and "55125" in cut.message
+    summary = report.summary()
+    assert "[resampled] 13 clips: 16000 Hz, resampled to 22050 Hz (clip00, clip01" in summary
+    assert summary.count("resampled to") == 1

@@ -249,14 +249,24 @@ def test_pretrained_model_loads_and_matches_its_card():
 
 
 def test_example_batch_and_held_out_item_for_the_notebooks():
-    from kokoro_nb.course import example_batch, held_out_item
-    from kokoro_nb.corpus import demo_corpus_dir, split_items, validate_corpus
+    """The notebooks' held-out clip, the vocoder's training clips and the trainer all use
+    one split: a demo run's validation items are never trained on by either model."""
+    from kokoro_nb.config import AudioConfig, TrainConfig, VocoderTrainConfig
+    from kokoro_nb.course import demo_train_config, example_batch, held_out_item
     from kokoro_nb.text import RussianPhonemeProcessor
+    from kokoro_nb.training_setup import corpus_datasets
+    from kokoro_nb.vocoder_training import vocoder_run_items
 
-    batch = example_batch(RussianPhonemeProcessor(), reduction=3, count=3)
+    processor = RussianPhonemeProcessor()
+    batch = example_batch(processor, reduction=3, count=3)
     assert len(batch["item_ids"]) == 3 and batch["mels"].shape[1] % 3 == 0
-    train, _ = split_items(validate_corpus(demo_corpus_dir(), read_audio_data=False).items)
-    assert held_out_item().id not in {item.id for item in train}
+    config = demo_train_config("unused")
+    _, _, val_set = corpus_datasets(config, AudioConfig(), processor)
+    validation = {item.id for item in val_set.items}
+    assert held_out_item().id in validation
+    vocoder_train, _ = vocoder_run_items(VocoderTrainConfig(corpus=config.corpus), AudioConfig())
+    assert validation.isdisjoint(item.id for item in vocoder_train)
+    assert TrainConfig().seed == config.seed
 
 
 def test_quiet_logs_holds_back_info_but_not_warnings(caplog):
