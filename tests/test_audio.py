@@ -362,3 +362,19 @@ def test_spectral_distance_compares_common_frames():
     assert spectral_distance(mel, mel) == 0.0
     assert spectral_distance(mel, mel[:, :10]) == 0.0
     assert spectral_distance(mel, mel + 0.5) == pytest.approx(0.5, abs=1e-6)
+
+
+def test_pitch_contour_follows_a_rising_tone():
+    """pYIN finds the frequency of a tone, and a tone gliding up ends with a final rise."""
+    from kokoro_nb.audio import pitch_contour
+
+    sr, seconds = CONFIG.sample_rate, 1.5
+    t = torch.arange(int(sr * seconds)) / sr
+    steady = pitch_contour(0.5 * torch.sin(2 * math.pi * 150 * t), CONFIG)
+    assert abs(float(np.nanmedian(steady.f0)) - 150) < 3
+    assert abs(steady.final_movement()) < 0.5
+    frequency = 120 + 60 * t / seconds  # 120 -> 180 Hz
+    phase = 2 * math.pi * torch.cumsum(frequency, 0) / sr
+    rising = pitch_contour(0.5 * torch.sin(phase), CONFIG)
+    assert rising.final_movement() > 2  # the last fifth (~174 Hz) against the median (150)
+    assert len(rising.times) == len(rising.f0)

@@ -247,3 +247,16 @@ def test_live_training_curves_keep_records_and_redraw_into_one_figure():
     assert list(loss_ax.lines[0].get_xdata()) == [1, 2, 3, 4, 5]
     # Not a pyplot figure: Jupyter does not draw it again at the cell's end.
     assert all(plt.figure(num) is not figure for num in plt.get_fignums())
+
+
+def test_plot_mels_and_spectrogram_with_pitch():
+    from kokoro_nb.audio import PitchContour
+
+    config = AudioConfig()
+    wave = torch.sin(2 * np.pi * 150 * torch.arange(22050) / 22050)
+    mel = mel_spectrogram(wave, config)
+    fig = plots.plot_mels({"a": mel, "b": mel[:, :40]}, config, title="two")
+    assert isinstance(fig, Figure) and len(fig.axes) >= 2
+    contour = PitchContour(np.arange(mel.shape[1]) * 0.0116, np.full(mel.shape[1], 150.0))
+    fig = plots.plot_spectrogram_with_pitch(wave, config, contour, title="tone")
+    assert isinstance(fig, Figure)
