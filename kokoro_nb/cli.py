@@ -69,8 +69,8 @@ def _default_text(spec: dataclasses.Field) -> str:
         return f" (default: {'on' if default else 'off'})"
     if isinstance(default, tuple):
         return " (default: " + " ".join(map(str, default)) + ")"
-    if isinstance(default, float):
-        return f" (default: {default:.4g})"
+    if isinstance(default, float) and len(str(default)) > 8:
+        return f" (default: {default:.4g})"  # 1/45 -> 0.02222
     return "" if default is None else f" (default: {default})"
 
 

@@ -32,6 +32,19 @@ DISCRIMINATOR_CHANNELS = {"default": (32, 128, 512, 1024, 1024), "demo": (16, 32
 SLOPE = 0.1  # LeakyReLU
 
 
+def _judge(convs: nn.ModuleList, out: nn.Module, x: torch.Tensor
+           ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """A discriminator's stack on its 2-D input: each convolution with a leaky ReLU, then
+    the score map; returns the flattened scores and every layer's feature map."""
+    features = []
+    for conv in convs:
+        x = nn.functional.leaky_relu(conv(x), SLOPE)
+        features.append(x)
+    x = out(x)
+    features.append(x)
+    return x.flatten(1), features
+
+
 class PeriodDiscriminator(nn.Module):
     """Judges the wave folded into (samples / period, period)."""
 
@@ -49,14 +62,7 @@ class PeriodDiscriminator(nn.Module):
         b, t = wave.shape
         if t % self.period:
             wave = nn.functional.pad(wave, (0, self.period - t % self.period), mode="reflect")
-        x = wave.reshape(b, 1, -1, self.period)
-        features = []
-        for conv in self.convs:
-            x = nn.functional.leaky_relu(conv(x), SLOPE)
-            features.append(x)
-        x = self.out(x)
-        features.append(x)
-        return x.flatten(1), features
+        return _judge(self.convs, self.out, wave.reshape(b, 1, -1, self.period))
 
 
 class ResolutionDiscriminator(nn.Module):
@@ -77,14 +83,7 @@ class ResolutionDiscriminator(nn.Module):
     def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         spectrum = torch.stft(wave.float(), self.n_fft, self.hop, self.n_fft, self.window,
                               center=True, return_complex=True)
-        x = spectrum.abs().transpose(1, 2)[:, None]  # (B, 1, frames, bins)
-        features = []
-        for conv in self.convs:
-            x = nn.functional.leaky_relu(conv(x), SLOPE)
-            features.append(x)
-        x = self.out(x)
-        features.append(x)
-        return x.flatten(1), features
+        return _judge(self.convs, self.out, spectrum.abs().transpose(1, 2)[:, None])
 
 
 class Discriminators(nn.Module):

@@ -113,37 +113,13 @@ def teacher_forced_scores(batches: Iterable[dict], forward: Callable[[dict], tup
 
 
 @torch.no_grad()
-def teacher_forced_alignment(model, processor, audio_config, item, cache_dir=None) -> dict:
-    """Attention of `model` on one corpus item with the real mel fed back (as in training):
-    ``{"attention": (steps, symbols), "focus_rate", "diagonality", "symbols"}``."""
+def teacher_forced_pass(model, processor, audio_config, item, cache_dir=None,
+                        seed: int | None = None) -> tuple[dict, dict]:
+    """`model` in eval mode on one corpus item with the real mel fed back (as in training):
+    its batch and its outputs. With a `seed`, the prenet's dropout (on at inference in
+    Tacotron 2) draws from a generator seeded with it, so the pass repeats exactly."""
     dataset = TTSDataset([item], processor, audio_config, cache_dir)
-    r = model.config.reduction
-    batch = collate_batch([dataset[0]], processor.pad_id, frames_multiple=r,
-                          log_floor=audio_config.log_floor)
-    device = next(model.parameters()).device
-    batch = batch_to_device(batch, device)
-    was_training = model.training
-    model.eval()
-    out = model(batch["ids"], batch["stress"], batch["text_lengths"], batch["mels"],
-                batch["mel_lengths"])
-    model.train(was_training)
-    steps = -(-batch["mel_lengths"] // r)
-    metrics = attention_metrics(out["attention"], batch["text_lengths"], steps)
-    symbols = [processor.get_phoneme_list()[i] for i in batch["ids"][0].tolist()]
-    return {"attention": out["attention"][0, : int(steps[0])].cpu(), "symbols": symbols, **metrics}
-
-
-@torch.no_grad()
-def teacher_forced_mel(model, processor, audio_config, item, seed: int = 0,
-                       cache_dir=None) -> torch.Tensor:
-    """The acoustic model's own log-mel (n_mels, frames) of one corpus item with the real
-    mel fed back (teacher forcing), frame for frame aligned with the recording: what a
-    vocoder fine-tuned on the model's errors learns from. The prenet's dropout (on at
-    inference in Tacotron 2) draws from a generator seeded by `seed`, so the same call
-    gives the same mel."""
-    dataset = TTSDataset([item], processor, audio_config, cache_dir)
-    r = model.config.reduction
-    batch = collate_batch([dataset[0]], processor.pad_id, frames_multiple=r,
+    batch = collate_batch([dataset[0]], processor.pad_id, frames_multiple=model.config.reduction,
                           log_floor=audio_config.log_floor)
     device = next(model.parameters()).device
     batch = batch_to_device(batch, device)
@@ -151,11 +127,32 @@ def teacher_forced_mel(model, processor, audio_config, item, seed: int = 0,
     model.eval()
     accelerator = {} if device.type == "cpu" else {"device_type": device.type}
     with torch.random.fork_rng(devices=[device.index or 0] * (device.type != "cpu"),
-                               **accelerator):
-        torch.manual_seed(seed)
+                               enabled=seed is not None, **accelerator):
+        if seed is not None:
+            torch.manual_seed(seed)
         out = model(batch["ids"], batch["stress"], batch["text_lengths"], batch["mels"],
                     batch["mel_lengths"])
     model.train(was_training)
+    return batch, out
+
+
+def teacher_forced_alignment(model, processor, audio_config, item, cache_dir=None) -> dict:
+    """Attention of `model` on one corpus item with the real mel fed back (as in training):
+    ``{"attention": (steps, symbols), "focus_rate", "diagonality", "symbols"}``."""
+    batch, out = teacher_forced_pass(model, processor, audio_config, item, cache_dir)
+    steps = -(-batch["mel_lengths"] // model.config.reduction)
+    metrics = attention_metrics(out["attention"], batch["text_lengths"], steps)
+    symbols = [processor.get_phoneme_list()[i] for i in batch["ids"][0].tolist()]
+    return {"attention": out["attention"][0, : int(steps[0])].cpu(), "symbols": symbols, **metrics}
+
+
+def teacher_forced_mel(model, processor, audio_config, item, seed: int = 0,
+                       cache_dir=None) -> torch.Tensor:
+    """The acoustic model's own log-mel (n_mels, frames) of one corpus item with the real
+    mel fed back (teacher forcing), frame for frame aligned with the recording: what a
+    vocoder fine-tuned on the model's errors learns from. The same `seed` gives the same
+    mel (`teacher_forced_pass`)."""
+    batch, out = teacher_forced_pass(model, processor, audio_config, item, cache_dir, seed)
     frames = int(batch["mel_lengths"][0])
     return model.denormalize(out["mel_post"])[0, :frames].T.float().cpu()
 

@@ -381,6 +381,8 @@ def test_mel_explorer_slider_in_jupyterlab(lab, browser, tmp_path):
 
     # Drag the f_max handle to the right, as a learner would.
     handle = _element(browser, ".kokoro-mel-explorer .kokoro-f-max .noUi-handle")
+    # Run All leaves the view at the notebook's end; a learner scrolls back to the explorer.
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", handle)
     ActionChains(browser).click_and_hold(handle).move_by_offset(60, 0).move_by_offset(40, 0) \
         .release().perform()
     f_max = int(_wait(lambda: (lambda v: v if v != "4000" else None)(_text(browser, readout)),
