@@ -323,6 +323,13 @@ def config_from_dict(cls: type[T], data: dict) -> T:
     return cls(**data)
 
 
+def stored_train_config(data: dict) -> TrainConfig:
+    """A checkpoint's ``train_config`` as a `TrainConfig`: keys this version does not know
+    (``resolved_learning_rate``, settings of other versions) are left out."""
+    known = {f.name for f in fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in data.items() if k in known})
+
+
 def config_fingerprint(*configs: Any) -> str:
     """A stable string for cache keys: the configs' JSON with sorted keys."""
     return json.dumps([dataclasses.asdict(c) if dataclasses.is_dataclass(c) else c

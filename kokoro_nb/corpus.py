@@ -1112,14 +1112,11 @@ class LengthBucketSampler(Sampler[list[int]]):
 
 def training_split(items: Sequence[CorpusItem], config=None
                    ) -> tuple[list[CorpusItem], list[CorpusItem]]:
-    """The (train, validation) split a training run with `config` (a `TrainConfig`, a
-    checkpoint's ``train_config`` dict, or None for the defaults) makes of `items`: what the vocoder, `evaluate --validation-split`
+    """The (train, validation) split a training run with `config` (a `TrainConfig`; None
+    for the defaults) makes of `items`: what the vocoder, `evaluate --validation-split`
     and the notebooks use to stay off the items a model trained on."""
     from .config import TrainConfig
 
-    if isinstance(config, dict):  # a checkpoint's "train_config", with keys of its version
-        config = TrainConfig(**{k: v for k, v in config.items()
-                                if k in ("val_fraction", "min_val_items", "seed")})
     config = config or TrainConfig()
     return split_items(items, config.val_fraction, config.min_val_items, seed=config.seed)
 

@@ -13,6 +13,7 @@ Kept small and explicit so the Apple Silicon path can be read at a glance:
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 from dataclasses import dataclass
@@ -57,9 +58,11 @@ class Precision:
         return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.dtype]
 
 
+@functools.lru_cache(maxsize=1)
 def mps_autocast_supported() -> bool:
     """Whether this PyTorch can train in fp16 on MPS: autocast there (added in 2.5) and a
-    gradient scaler step (which failed on MPS in 2.5, converting its scale to float64)."""
+    gradient scaler step (which failed on MPS in 2.5, converting its scale to float64).
+    Probed once per process: it is a property of the installed PyTorch."""
     if not mps_available():
         return False
     try:

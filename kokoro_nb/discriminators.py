@@ -66,7 +66,7 @@ class PeriodDiscriminator(nn.Module):
 
 
 class ResolutionDiscriminator(nn.Module):
-    """Judges the log-free magnitude spectrogram (frames x bins) at one STFT size."""
+    """Judges the magnitude spectrogram (frames x bins, linear, not log) at one STFT size."""
 
     def __init__(self, n_fft: int, hop: int, channels: int = 32):
         super().__init__()

@@ -22,6 +22,7 @@ from typing import Callable, Iterable
 import torch
 
 from .audio import load_audio, mel_spectrogram
+from .config import stored_train_config
 from .corpus import TTSDataset, batch_to_device, collate_batch, training_split, validate_corpus
 from .losses import masked_l1
 from .metrics import attention_metrics
@@ -41,7 +42,7 @@ def evaluate_checkpoint(checkpoint: str | Path, corpus: str | Path, limit: int |
     report = validate_corpus(corpus, audio_config, processor, cache_dir=cache_dir)
     items = report.items
     if validation_split:
-        items = training_split(items, state.get("train_config"))[1]
+        items = training_split(items, stored_train_config(state.get("train_config", {})))[1]
     items = items[:limit] if limit else items
     if not items:
         raise ValueError(f"corpus {corpus} has no usable items:\n{report.summary()}")

@@ -30,6 +30,22 @@ def stop_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor,
     return (per_frame * m).sum() / m.sum().clamp_min(1)
 
 
+def stop_frame_share(frames: list[int], reduction: int) -> float:
+    """The share of "stop" targets among the frames the stop loss covers, for clips of
+    `frames` mel frames each: every frame up to the end of a clip's last decoder step is
+    covered, and those from its last real frame on are "stop" (`tts_losses`)."""
+    covered = [reduction * -(-n // reduction) for n in frames]
+    stops = sum(c - n + 1 for c, n in zip(covered, frames, strict=True))
+    return stops / sum(covered)
+
+
+def best_constant_stop_probability(share: float, pos_weight: float) -> float:
+    """The constant P(stop) that minimises the weighted cross-entropy of `stop_loss` when a
+    `share` of the frames are "stop": pos_weight * share / (pos_weight * share + 1 - share).
+    What a model predicts where it cannot tell: 0.5, the threshold, when fully balanced."""
+    return pos_weight * share / (pos_weight * share + 1 - share)
+
+
 def guided_attention_weights(text_lengths: torch.Tensor, step_lengths: torch.Tensor,
                              max_steps: int, max_text: int, sigma: float) -> torch.Tensor:
     """W[b, s, n] = 1 - exp(-(n/N - s/S)^2 / (2 sigma^2)) (Tachibana et al. 2017), zero

@@ -38,7 +38,15 @@ from .checkpoints import (
     save_processor,
     training_checkpoint,
 )
-from .config import PRESET_TRAINING, SESSION_SETTINGS, AudioConfig, ModelConfig, TrainConfig, model_config
+from .config import (
+    PRESET_TRAINING,
+    SESSION_SETTINGS,
+    AudioConfig,
+    ModelConfig,
+    TrainConfig,
+    model_config,
+    stored_train_config,
+)
 from .corpus import (
     TTSDataset,
     default_cache_dir,
@@ -149,7 +157,7 @@ def resumed_config(config: TrainConfig, checkpoint: dict, explicit: set[str]
     `config`'s. Returns them and what changed, as ``name: old -> new`` texts."""
     names = [f.name for f in fields(TrainConfig)]
     stored = {k: v for k, v in checkpoint.get("train_config", {}).items() if k in names}
-    previous = replace(TrainConfig(), **stored)
+    previous = stored_train_config(stored)
     inherited = {k: v for k, v in stored.items() if k not in explicit | SESSION_SETTINGS}
     resolved = replace(config, **inherited)
     changes = [f"{name}: {_shown(previous, name)} -> {_shown(resolved, name)}"

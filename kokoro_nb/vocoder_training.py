@@ -22,7 +22,8 @@
   Validation stays copy synthesis of the recordings' mels.
 - **Files** in the output directory: ``vocoder_step_N.pth`` every ``save_every`` steps (and
   when stopped by a signal or the time limit; with the discriminators when they train),
-  written atomically, the last ``keep_last`` kept; ``vocoder_final.pth`` (weights and configs, what synthesis loads);
+  written atomically, the last ``keep_last`` kept; ``vocoder_final.pth`` (weights and
+  configs, what synthesis loads);
   ``metrics.jsonl`` (a ``train`` record every ``log_every`` steps, a ``val`` record at each
   validation: the losses of the validation clips vocoded whole); the same numbers in
   TensorBoard (``<output>/tensorboard``: ``train/loss``, ``val/mel``, ...) with the first
@@ -142,8 +143,8 @@ class SegmentSampler:
 
 
 class Adversary:
-    """The discriminators of adversarial training (`discriminators.Discriminators`), their
-    optimiser and schedule, from step `start` on."""
+    """The discriminators of adversarial training (`discriminators.Discriminators`) and
+    their optimiser (the vocoder's peak learning rate, no schedule), from step `start` on."""
 
     def __init__(self, config: VocoderTrainConfig, start: int, device: torch.device) -> None:
         self.start, self.weight = start, config.adversarial_weight
@@ -234,8 +235,10 @@ class VocoderTrainer:
         clip_mel = None
         if acoustic is not None:
             model, processor, audio, _ = acoustic
-            clip_mel = lambda index: teacher_forced_mel(  # noqa: E731
-                model, processor, audio, train_items[index], seed=config.seed + index)
+
+            def clip_mel(index: int) -> torch.Tensor:  # the same mel for a clip every time
+                return teacher_forced_mel(model, processor, audio, train_items[index],
+                                          seed=config.seed + index)
         self.sampler = SegmentSampler(train_items, self.audio, config.segment_frames,
                                       config.batch_size, config.seed, clip_mel)
         start = config.adversarial_start()

@@ -280,3 +280,27 @@ def test_quiet_logs_holds_back_info_but_not_warnings(caplog):
         log.warning("a problem")
     assert lines == ["INFO:kokoro_nb.training:a step", "WARNING:kokoro_nb.training:a problem"]
     assert logging.getLogger("kokoro_nb").propagate
+
+
+def test_stop_frame_share_and_the_best_constant_answer():
+    from kokoro_nb.losses import best_constant_stop_probability, stop_frame_share
+
+    # 7 frames at r = 3: 9 covered, frames 6..8 are "stop" (the last real one and 2 pads).
+    assert stop_frame_share([7], 3) == 3 / 9
+    assert stop_frame_share([6, 7], 3) == (1 + 3) / (6 + 9)
+    share = 0.01
+    assert best_constant_stop_probability(share, 1.0) == share
+    assert abs(best_constant_stop_probability(share, (1 - share) / share) - 0.5) < 1e-12
+    assert share < best_constant_stop_probability(share, 5.0) < 0.5
+
+
+def test_intonation_by_ending_measures_questions_and_statements():
+    from kokoro_nb.config import AudioConfig
+    from kokoro_nb.corpus import demo_corpus_dir, validate_corpus
+    from kokoro_nb.course import intonation_by_ending
+
+    items = validate_corpus(demo_corpus_dir(), read_audio_data=False).items
+    moves = intonation_by_ending(items, AudioConfig(), limit=1)
+    assert set(moves) == {"questions", "statements"}
+    assert all(len(v) <= 1 and all(abs(m) < 24 for m in v) for v in moves.values())
+    assert sum(len(v) for v in moves.values()) >= 1
